@@ -1,0 +1,119 @@
+// Builds the augmented model: forward graph + loss head + backward nodes, whose outputs are the per-example
+// loss and, for every tapped linear layer, its input activations x and output gradient dy ("taps"), optionally
+// with the per-example weight gradient sum_t x_t dy_t^T in the layout of the weight initializer.
+import { Long, type ModelProto } from '../onnx/codec.ts';
+import { Graph } from '../onnx/graph.ts';
+import { DataType } from '../onnx/tensor.ts';
+import { buildBackward } from './builder.ts';
+import { Emitter } from './emit.ts';
+import { ModelStructureError } from './errors.ts';
+import { describeInputs, type ModelInputs, type Task } from './inputs.ts';
+import { findLayers, type LayerInfo } from './layers.ts';
+import { causalLmHead, classificationHead, type Reduction } from './loss.ts';
+import type { ShapeMap } from './shapes.ts';
+
+export interface AugmentOptions {
+  /** default: causal-lm when the model takes input_ids and returns [B, T, V] logits, else classification */
+  task?: Task;
+  /** which layers to tap, tested against the layer (node) name; default all */
+  layers?: RegExp;
+  /** causal LM loss reduction over tokens (default 'sum') */
+  reduction?: Reduction;
+  /** also output the per-example weight gradient of every tapped layer */
+  weightGrads?: boolean;
+  /** name of the logits output (default: the output named "logits", else the first output) */
+  logits?: string;
+}
+
+export interface TapOutputs {
+  loss: string;
+  x: string[];
+  dy: string[];
+  grad?: string[];
+}
+
+export interface Augmented {
+  model: ModelProto;
+  task: Task;
+  inputs: ModelInputs;
+  layers: LayerInfo[];
+  outputs: TapOutputs;
+  opset: number;
+  stats: { forwardNodes: number; addedNodes: number; differentiatedNodes: number };
+}
+
+export const MIN_OPSET = 13;
+
+export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentOptions = {}): Augmented {
+  const g = new Graph(model);
+  const opset = g.opset('') ?? 0;
+  if (opset < MIN_OPSET) {
+    throw new ModelStructureError(`the model imports ai.onnx opset ${opset}; opset ${MIN_OPSET} or newer is required (re-export with opset_version >= ${MIN_OPSET})`);
+  }
+  const inputs = describeInputs(g);
+  const forwardNodes = g.nodes.length;
+  const logits = opts.logits ?? g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0]?.name;
+  if (!logits || !shapes.has(logits)) throw new ModelStructureError(`no logits output ${JSON.stringify(opts.logits ?? 'logits')} in the model`);
+  const logitRank = shapes.get(logits)!.dims.length;
+  const task: Task = opts.task ?? (inputs.ids && logitRank >= 3 ? 'causal-lm' : 'classification');
+  if (task === 'causal-lm' && !inputs.ids) throw new ModelStructureError('task causal-lm needs an integer input named input_ids');
+
+  const layers = findLayers(g, shapes, opts.layers);
+  if (layers.length === 0) {
+    const all = findLayers(g, shapes).map((l) => l.name);
+    throw new ModelStructureError(
+      all.length
+        ? `no layer matches ${String(opts.layers)}; the model's linear layers are: ${all.join(', ')}`
+        : 'the model has no linear layer (MatMul or Gemm with an initializer weight) to tap',
+    );
+  }
+
+  const e = new Emitter(g, shapes, opset, 'logra/loss');
+  const head = task === 'causal-lm' ? causalLmHead(e, logits, inputs.ids!, opts.reduction ?? 'sum') : classificationHead(e, logits);
+  const before = g.nodes.length;
+  const { grads, differentiated } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: layers.map((l) => l.y), shapes, emitter: e });
+
+  e.scope = 'logra/taps';
+  const outputs: TapOutputs = { loss: 'logra_loss', x: [], dy: [], grad: opts.weightGrads ? [] : undefined };
+  const newOutputs: string[] = [];
+  const named = (v: string, name: string) => {
+    g.add('Identity', [v], {}, { outputs: [name], name: `logra/taps/${name}` });
+    newOutputs.push(name);
+    return name;
+  };
+  named(head.loss, outputs.loss);
+  const batchInput = inputs.ids ?? inputs.features!.name;
+  layers.forEach((l, i) => {
+    const dy = grads.get(l.y) ?? e.zerosLike(l.y);
+    outputs.x.push(named(l.x, `logra_x.${i}`));
+    outputs.dy.push(named(dy, `logra_dy.${i}`));
+    if (outputs.grad) {
+      const rows = (v: string, d: number) => e.reshape(v, e.op('Concat', [e.dimOf(batchInput, 0), e.ints([-1, d])], { axis: 0 }));
+      const xr = rows(l.x, l.dIn), dr = rows(dy, l.dOut);
+      const gw = l.layout === 'in_out' ? e.op('MatMul', [e.transpose(xr, [0, 2, 1]), dr]) : e.op('MatMul', [e.transpose(dr, [0, 2, 1]), xr]);
+      outputs.grad.push(named(gw, `logra_grad.${i}`));
+    }
+  });
+  g.proto.output!.length = 0;
+  for (const o of newOutputs) g.addOutput(o, DataType.FLOAT);
+
+  let finalOpset = opset;
+  if (e.minOpset > opset) {
+    if (opset < 18 && e.minOpset <= 17) {
+      g.setOpset(e.minOpset);
+      finalOpset = e.minOpset;
+      if (Long.fromValue(model.irVersion ?? 0).lt(8)) model.irVersion = Long.fromNumber(8);
+    } else {
+      throw new ModelStructureError(`the backward graph needs opset ${e.minOpset}, the model has ${opset}`);
+    }
+  }
+  return {
+    model,
+    task,
+    inputs,
+    layers,
+    outputs,
+    opset: finalOpset,
+    stats: { forwardNodes, addedNodes: g.nodes.length - forwardNodes, differentiatedNodes: differentiated + 0 * before },
+  };
+}

@@ -1,0 +1,54 @@
+// What a model's graph inputs mean, by the names exporters give them (torch.onnx, HF Optimum, transformers.js).
+import { valueInfoShape, type Graph } from '../onnx/graph.ts';
+import { DataType, dataTypeName } from '../onnx/tensor.ts';
+import { ModelStructureError } from './errors.ts';
+
+export type Task = 'causal-lm' | 'classification';
+
+/** Names of the inputs the augmented model adds: the loss mask [B, T] (causal LM) and labels [B] (classifier). */
+export const LOSS_MASK = 'logra_loss_mask';
+export const LABELS = 'logra_labels';
+
+export interface ModelInputs {
+  /** causal LM token ids [B, T] */
+  ids?: string;
+  attentionMask?: string;
+  positionIds?: string;
+  tokenTypeIds?: string;
+  /** past key/value inputs fed with a zero-length past: dims with the past axis set to 0 */
+  past: { name: string; dims: (number | string | undefined)[] }[];
+  /** classifier features [B, ...] */
+  features?: { name: string; elemType: number; dims: (number | string | undefined)[] };
+  /** element type of each named input */
+  types: Map<string, number>;
+}
+
+const IDS = ['input_ids', 'input', 'ids', 'tokens'];
+
+export function describeInputs(g: Graph): ModelInputs {
+  const res: ModelInputs = { past: [], types: new Map() };
+  const unknown: string[] = [];
+  for (const v of g.inputs) {
+    const name = v.name ?? '';
+    const { elemType, dims } = valueInfoShape(v);
+    res.types.set(name, elemType);
+    const isInt = elemType === DataType.INT64 || elemType === DataType.INT32;
+    if (isInt && IDS.includes(name) && !res.ids) res.ids = name;
+    else if (name === 'attention_mask') res.attentionMask = name;
+    else if (name === 'position_ids') res.positionIds = name;
+    else if (name === 'token_type_ids') res.tokenTypeIds = name;
+    else if (/^past_key_values?\.|^past\./.test(name)) res.past.push({ name, dims: dims ?? [] });
+    else if (!isInt && !res.features) res.features = { name, elemType, dims: dims ?? [] };
+    else unknown.push(`${name} (${dataTypeName(elemType)})`);
+  }
+  if (g.inputs.some((v) => v.name === 'use_cache_branch')) {
+    throw new ModelStructureError('merged decoder with a use_cache_branch input (If node): export or select the plain decoder_model.onnx (no cache) instead');
+  }
+  if (unknown.length) {
+    throw new ModelStructureError(
+      `graph inputs not understood: ${unknown.join(', ')}. Known inputs: input_ids, attention_mask, position_ids, token_type_ids, past_key_values.*, and one float feature input for classifiers`,
+    );
+  }
+  if (!res.ids && !res.features) throw new ModelStructureError('the model has no input_ids and no float feature input');
+  return res;
+}

@@ -1,0 +1,41 @@
+// JSONL example files: {"id", "input_ids": [...]} for causal LMs, {"id", "input": [...], "label": n} for classifiers.
+import type { Example } from '../runtime/batch.ts';
+
+export class DataFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataFormatError';
+  }
+}
+
+export function parseJsonl(text: string, source = 'data'): Example[] {
+  const out: Example[] = [];
+  const ids = new Set<string>();
+  text.split('\n').forEach((line, i) => {
+    const s = line.trim();
+    if (!s) return;
+    const where = `${source}:${i + 1}`;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(s);
+    } catch (e) {
+      throw new DataFormatError(`${where}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataFormatError(`${where}: each line must be a JSON object`);
+    const id = v.id === undefined ? String(out.length) : String(v.id);
+    if (ids.has(id)) throw new DataFormatError(`${where}: duplicate id ${JSON.stringify(id)}`);
+    ids.add(id);
+    if (Array.isArray(v.input_ids)) {
+      if (!v.input_ids.every((t) => Number.isInteger(t) && (t as number) >= 0)) throw new DataFormatError(`${where}: input_ids must be non-negative integers`);
+      if (v.input_ids.length === 0) throw new DataFormatError(`${where}: input_ids is empty`);
+      out.push({ id, input_ids: v.input_ids as number[] });
+    } else if (Array.isArray(v.input)) {
+      if (!v.input.every((t) => typeof t === 'number' && Number.isFinite(t))) throw new DataFormatError(`${where}: input must be finite numbers`);
+      if (!Number.isInteger(v.label) || (v.label as number) < 0) throw new DataFormatError(`${where}: label must be a non-negative integer`);
+      out.push({ id, input: v.input as number[], label: v.label as number });
+    } else {
+      throw new DataFormatError(`${where}: expected "input_ids" (causal LM) or "input" + "label" (classifier)`);
+    }
+  });
+  return out;
+}

@@ -1,0 +1,3 @@
+export * from './codec.ts';
+export * from './tensor.ts';
+export * from './graph.ts';

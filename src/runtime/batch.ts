@@ -1,0 +1,130 @@
+// Turns examples into the input tensors of a (possibly augmented) model: right-padding of variable-length
+// sequences, attention/loss masks, positions, zero-length past key/values, labels.
+import { LOSS_MASK, LABELS, type ModelInputs } from '../autograd/inputs.ts';
+export { LOSS_MASK, LABELS };
+import { DataType } from '../onnx/tensor.ts';
+
+export interface LmExample {
+  id: string;
+  input_ids: number[];
+}
+export interface ClassExample {
+  id: string;
+  input: number[];
+  label: number;
+}
+export type Example = LmExample | ClassExample;
+
+export interface HostFeed {
+  type: 'float32' | 'int64' | 'int32';
+  data: Float32Array | BigInt64Array | Int32Array;
+  dims: number[];
+}
+
+export interface Batch {
+  feeds: Record<string, HostFeed>;
+  B: number;
+  /** padded sequence length (1 for classifiers) */
+  T: number;
+  /** real tokens per example */
+  lengths: number[];
+}
+
+
+function intFeed(elemType: number | undefined, values: number[], dims: number[]): HostFeed {
+  if (elemType === DataType.INT32) return { type: 'int32', data: Int32Array.from(values), dims };
+  return { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(v)), dims };
+}
+
+export function isLmExample(e: Example): e is LmExample {
+  return Array.isArray((e as LmExample).input_ids);
+}
+
+export function lmBatch(inputs: ModelInputs, examples: LmExample[], opts: { padId?: number; withLossMask?: boolean } = {}): Batch {
+  if (!inputs.ids) throw new Error('this model has no input_ids input');
+  const B = examples.length;
+  if (B === 0) throw new Error('empty batch');
+  const lengths = examples.map((e, i) => {
+    if (!Array.isArray(e.input_ids) || e.input_ids.length === 0) throw new Error(`example ${JSON.stringify(e.id ?? i)}: input_ids must be a non-empty array`);
+    return e.input_ids.length;
+  });
+  const T = Math.max(...lengths);
+  const pad = opts.padId ?? 0;
+  const ids: number[] = [], mask: number[] = [], pos: number[] = [];
+  examples.forEach((e, b) => {
+    for (let t = 0; t < T; t++) {
+      const real = t < lengths[b];
+      const v = real ? e.input_ids[t] : pad;
+      if (!Number.isInteger(v) || v < 0) throw new Error(`example ${JSON.stringify(e.id ?? b)}: input_ids[${t}] = ${v} is not a non-negative integer`);
+      ids.push(v);
+      mask.push(real ? 1 : 0);
+      pos.push(t);
+    }
+  });
+  const feeds: Record<string, HostFeed> = {};
+  feeds[inputs.ids] = intFeed(inputs.types.get(inputs.ids), ids, [B, T]);
+  if (inputs.attentionMask) feeds[inputs.attentionMask] = intFeed(inputs.types.get(inputs.attentionMask), mask, [B, T]);
+  if (inputs.positionIds) feeds[inputs.positionIds] = intFeed(inputs.types.get(inputs.positionIds), pos, [B, T]);
+  if (inputs.tokenTypeIds) feeds[inputs.tokenTypeIds] = intFeed(inputs.types.get(inputs.tokenTypeIds), new Array(B * T).fill(0), [B, T]);
+  for (const p of inputs.past) feeds[p.name] = pastFeed(p.name, p.dims, B);
+  if (opts.withLossMask) feeds[LOSS_MASK] = { type: 'float32', data: Float32Array.from(mask), dims: [B, T] };
+  return { feeds, B, T, lengths };
+}
+
+/** A zero-length past: [B, heads, 0, head_dim]. */
+function pastFeed(name: string, dims: (number | string | undefined)[], B: number): HostFeed {
+  if (dims.length !== 4) throw new Error(`past input ${name}: expected rank 4 [batch, heads, past_len, head_dim], got rank ${dims.length}`);
+  const [, h, , d] = dims;
+  if (typeof h !== 'number' || typeof d !== 'number') throw new Error(`past input ${name}: heads and head_dim must be fixed numbers in the model`);
+  return { type: 'float32', data: new Float32Array(0), dims: [B, h, 0, d] };
+}
+
+export function classBatch(inputs: ModelInputs, examples: ClassExample[], opts: { withLabels?: boolean } = {}): Batch {
+  const f = inputs.features;
+  if (!f) throw new Error('this model has no float feature input');
+  const B = examples.length;
+  if (B === 0) throw new Error('empty batch');
+  const rest = f.dims.slice(1);
+  const width = rest.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
+  const data = new Float32Array(B * (Number.isFinite(width) ? width : examples[0].input.length));
+  const per = data.length / B;
+  examples.forEach((e, b) => {
+    if (!Array.isArray(e.input) || e.input.length !== per) {
+      throw new Error(`example ${JSON.stringify(e.id ?? b)}: input has ${e.input?.length} values, the model's ${f.name} wants ${per}`);
+    }
+    data.set(e.input, b * per);
+  });
+  const dims = [B, ...(Number.isFinite(width) ? (rest as number[]) : [per])];
+  const feeds: Record<string, HostFeed> = { [f.name]: { type: 'float32', data, dims } };
+  if (opts.withLabels) {
+    feeds[LABELS] = {
+      type: 'int64',
+      data: BigInt64Array.from(examples, (e, b) => {
+        if (!Number.isInteger(e.label) || e.label < 0) throw new Error(`example ${JSON.stringify(e.id ?? b)}: label ${e.label} is not a non-negative integer`);
+        return BigInt(e.label);
+      }),
+      dims: [B],
+    };
+  }
+  return { feeds, B, T: 1, lengths: new Array(B).fill(1) };
+}
+
+/** Feeds for the shape probe: B = 2, T = 3 (distinct from each other and from 1). */
+export function probeBatch(inputs: ModelInputs): Batch {
+  if (inputs.ids) {
+    return lmBatch(inputs, [
+      { id: 'p0', input_ids: [1, 2, 3] },
+      { id: 'p1', input_ids: [3, 2, 1] },
+    ]);
+  }
+  const f = inputs.features!;
+  const per = f.dims.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 3), 1);
+  const mk = (s: number) => Array.from({ length: per }, (_, i) => Math.sin(i + s));
+  const b = classBatch(inputs, [
+    { id: 'p0', input: mk(0), label: 0 },
+    { id: 'p1', input: mk(1), label: 0 },
+  ]);
+  // symbolic trailing dims take 3
+  b.feeds[f.name].dims = [2, ...f.dims.slice(1).map((d) => (typeof d === 'number' ? d : 3))];
+  return b;
+}

@@ -1,0 +1,63 @@
+// Loads onnxruntime-web for the current runtime and creates sessions on the wasm or WebGPU execution provider.
+import type * as OrtNs from 'onnxruntime-web';
+
+export type Ort = typeof OrtNs;
+export type ExecutionProvider = 'wasm' | 'webgpu';
+
+export type RuntimeKind = 'node' | 'deno' | 'browser';
+
+export function runtimeKind(): RuntimeKind {
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } }; window?: unknown };
+  if (g.Deno) return 'deno';
+  if (g.process?.versions?.node && typeof g.window === 'undefined') return 'node';
+  return 'browser';
+}
+
+export function hardwareThreads(): number {
+  const n = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency;
+  return n && n > 0 ? n : 1;
+}
+
+const loaded = new Map<ExecutionProvider, Promise<Ort>>();
+
+/**
+ * The onnxruntime-web module for an execution provider: the package's default build runs wasm everywhere (its
+ * Node build in Node and Deno); WebGPU needs the `onnxruntime-web/webgpu` build (browser and Deno).
+ */
+export function loadOrt(ep: ExecutionProvider = 'wasm'): Promise<Ort> {
+  let p = loaded.get(ep);
+  if (!p) {
+    p = (async () => {
+      const ort: Ort = ep === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web');
+      const kind = runtimeKind();
+      // threads: all cores in Node/Deno; in a page only when cross-origin isolated (SharedArrayBuffer)
+      const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
+      ort.env.wasm.numThreads = kind === 'browser' && !isolated ? 1 : hardwareThreads();
+      ort.env.logLevel = 'error';
+      return ort;
+    })();
+    loaded.set(ep, p);
+  }
+  return p;
+}
+
+export interface SessionOptions {
+  ep?: ExecutionProvider;
+  /** a GPUDevice to share with our own kernels (WebGPU EP only) */
+  device?: GPUDevice;
+  /** keep outputs on the GPU (WebGPU EP only) */
+  outputsOnGpu?: boolean;
+}
+
+export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<{ ort: Ort; session: OrtNs.InferenceSession }> {
+  const ep = opts.ep ?? 'wasm';
+  const ort = await loadOrt(ep);
+  const executionProviders: OrtNs.InferenceSession.ExecutionProviderConfig[] =
+    ep === 'webgpu' ? [opts.device ? ({ name: 'webgpu', device: opts.device } as OrtNs.InferenceSession.ExecutionProviderConfig) : 'webgpu'] : ['wasm'];
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+    preferredOutputLocation: opts.outputsOnGpu && ep === 'webgpu' ? 'gpu-buffer' : 'cpu',
+  });
+  return { ort, session };
+}

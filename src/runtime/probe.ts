@@ -1,0 +1,31 @@
+// Shape probe: runs the forward model once on a tiny batch with every intermediate value exposed as an output,
+// and records each value's dims and element type. The backward builder reads ranks and broadcast axes from it.
+import { decodeModel, encodeModel, type ModelProto } from '../onnx/codec.ts';
+import { Graph } from '../onnx/graph.ts';
+import { dimsOf } from '../onnx/tensor.ts';
+import { describeInputs } from '../autograd/inputs.ts';
+import { elemTypeOf, type ShapeMap } from '../autograd/shapes.ts';
+import { probeBatch, type Batch } from './batch.ts';
+import { createSession } from './ort.ts';
+import { toOrtFeeds } from './feeds.ts';
+
+export async function probeShapes(model: ModelProto, batch?: Batch): Promise<ShapeMap> {
+  const copy = decodeModel(encodeModel(model));
+  const g = new Graph(copy);
+  const existing = new Set(g.outputs.map((o) => o.name));
+  const names: string[] = [];
+  for (const n of g.nodes) for (const o of n.output ?? []) if (o && !existing.has(o)) names.push(o);
+  for (const o of names) g.addOutput(o);
+  const b = batch ?? probeBatch(describeInputs(g));
+  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm' });
+  const shapes: ShapeMap = new Map();
+  try {
+    const out = await session.run(toOrtFeeds(ort, b.feeds));
+    for (const [name, t] of Object.entries(out)) shapes.set(name, { dims: [...t.dims], elemType: elemTypeOf(t.type) });
+  } finally {
+    await session.release();
+  }
+  for (const [name, f] of Object.entries(b.feeds)) shapes.set(name, { dims: f.dims, elemType: elemTypeOf(f.type) });
+  for (const t of g.proto.initializer ?? []) if (t.name) shapes.set(t.name, { dims: dimsOf(t), elemType: t.dataType ?? 0 });
+  return shapes;
+}
