@@ -1,0 +1,41 @@
+// The `logra` command (Node and Deno): dispatches subcommands, prints errors as one clear line.
+import { argv as nodeArgv, exit, stdout, stderr } from 'node:process';
+import { gradsCommand, gradsSpec } from './commands/grads.ts';
+import { UsageError, usage } from './args.ts';
+
+const COMMANDS: Record<string, { summary: string; spec: typeof gradsSpec; run: (argv: string[]) => Promise<unknown> }> = {
+  grads: { summary: 'per-example weight gradients of every tapped linear layer (JSON)', spec: gradsSpec, run: gradsCommand },
+};
+
+function help(): string {
+  return ['usage: logra <command> [options]', '', 'commands:', ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.summary}`), '', 'logra <command> --help for its options'].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    stdout.write(help() + '\n');
+    return cmd ? 0 : 2;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    stderr.write(`logra: unknown command ${JSON.stringify(cmd)}\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    stdout.write(usage(cmd, c.summary, c.spec) + '\n');
+    return 0;
+  }
+  try {
+    await c.run(rest);
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    stderr.write(`logra ${cmd}: ${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+const args = isDeno ? (globalThis as unknown as { Deno: { args: string[] } }).Deno.args : nodeArgv.slice(2);
+main(args).then((code) => exit(code));
