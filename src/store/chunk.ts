@@ -1,0 +1,134 @@
+// The one chunk format shared by every store: a 24-byte header and rows of per-example float vectors.
+//   magic "LGRC" | version u32 | dtype u32 (0 = f32, 1 = f16) | rows u32 | cols u32 | crc32 u32 of the payload
+// All little-endian. The manifest also records each chunk's checksum, so a chunk that was replaced or damaged
+// is detected and named on read.
+
+export type ChunkDtype = 'f32' | 'f16';
+
+export const CHUNK_MAGIC = 0x4352474c; // "LGRC" read as little-endian u32
+export const CHUNK_VERSION = 1;
+const HEADER = 24;
+
+export class ChunkError extends Error {
+  constructor(message: string, readonly chunk?: string) {
+    super(chunk ? `chunk ${JSON.stringify(chunk)}: ${message}` : message);
+    this.name = 'ChunkError';
+  }
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// ---- float16 (IEEE binary16, round to nearest even) ----
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow -> 0
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h; // carry into the exponent is the correct rounding (may give inf)
+}
+
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+export interface DecodedChunk {
+  dtype: ChunkDtype;
+  rows: number;
+  cols: number;
+  checksum: number;
+  /** rows x cols values, always returned as float32 */
+  data: Float32Array;
+}
+
+export function encodeChunk(data: Float32Array, rows: number, cols: number, dtype: ChunkDtype): { bytes: Uint8Array; checksum: number } {
+  if (data.length !== rows * cols) throw new ChunkError(`encode: ${data.length} values for ${rows} x ${cols}`);
+  const payloadBytes = rows * cols * (dtype === 'f16' ? 2 : 4);
+  const out = new Uint8Array(HEADER + payloadBytes);
+  const payload = out.subarray(HEADER);
+  if (dtype === 'f16') {
+    const h = new Uint16Array(out.buffer, HEADER, rows * cols);
+    for (let i = 0; i < data.length; i++) h[i] = toHalf(data[i]);
+  } else {
+    new Float32Array(out.buffer, HEADER, rows * cols).set(data);
+  }
+  const checksum = crc32(payload);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, CHUNK_MAGIC, true);
+  dv.setUint32(4, CHUNK_VERSION, true);
+  dv.setUint32(8, dtype === 'f16' ? 1 : 0, true);
+  dv.setUint32(12, rows, true);
+  dv.setUint32(16, cols, true);
+  dv.setUint32(20, checksum, true);
+  return { bytes: out, checksum };
+}
+
+/** Validates header, size and checksum (against the manifest's when given) before decoding. */
+export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum?: number; rows?: number; cols?: number }): DecodedChunk {
+  if (bytes.length < HEADER) throw new ChunkError(`truncated (${bytes.length} bytes, header needs ${HEADER})`, name);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== CHUNK_MAGIC) throw new ChunkError('not a logra chunk (bad magic)', name);
+  const version = dv.getUint32(4, true);
+  if (version !== CHUNK_VERSION) throw new ChunkError(`chunk format version ${version}, this build reads ${CHUNK_VERSION}`, name);
+  const dt = dv.getUint32(8, true);
+  if (dt !== 0 && dt !== 1) throw new ChunkError(`unknown dtype code ${dt}`, name);
+  const dtype: ChunkDtype = dt === 1 ? 'f16' : 'f32';
+  const rows = dv.getUint32(12, true), cols = dv.getUint32(16, true);
+  const checksum = dv.getUint32(20, true);
+  const need = rows * cols * (dtype === 'f16' ? 2 : 4);
+  if (bytes.length - HEADER !== need) throw new ChunkError(`size ${bytes.length - HEADER} bytes, header says ${rows} x ${cols} ${dtype} = ${need}`, name);
+  if (expect?.rows !== undefined && expect.rows !== rows) throw new ChunkError(`holds ${rows} rows, the manifest says ${expect.rows}`, name);
+  if (expect?.cols !== undefined && expect.cols !== cols) throw new ChunkError(`holds ${cols} columns, the manifest says ${expect.cols}`, name);
+  const payload = bytes.subarray(HEADER);
+  const actual = crc32(payload);
+  if (actual !== checksum || (expect?.checksum !== undefined && expect.checksum !== actual)) {
+    throw new ChunkError(`checksum mismatch (stored ${checksum.toString(16)}, manifest ${expect?.checksum?.toString(16) ?? '-'}, data ${actual.toString(16)}): the chunk is corrupted`, name);
+  }
+  const copy = new Uint8Array(payload); // aligned copy
+  const data = new Float32Array(rows * cols);
+  if (dtype === 'f16') {
+    const h = new Uint16Array(copy.buffer);
+    for (let i = 0; i < data.length; i++) data[i] = fromHalf(h[i]);
+  } else {
+    data.set(new Float32Array(copy.buffer));
+  }
+  return { dtype, rows, cols, checksum, data };
+}
