@@ -55,6 +55,9 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   const logits = opts.logits ?? g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0]?.name;
   if (!logits || !shapes.has(logits)) throw new ModelStructureError(`no logits output ${JSON.stringify(opts.logits ?? 'logits')} in the model`);
   const logitRank = shapes.get(logits)!.dims.length;
+  if (shapes.get(logits)!.elemType !== DataType.FLOAT) {
+    throw new ModelStructureError(`the logits ${JSON.stringify(logits)} are not float32 (element type ${shapes.get(logits)!.elemType}); export the model in float32 (fp16 and quantised models are not supported yet)`);
+  }
   const task: Task = opts.task ?? (inputs.ids && logitRank >= 3 ? 'causal-lm' : 'classification');
   if (task === 'causal-lm' && !inputs.ids) throw new ModelStructureError('task causal-lm needs an integer input named input_ids');
 

@@ -47,6 +47,8 @@ export interface SessionOptions {
   device?: GPUDevice;
   /** keep outputs on the GPU (WebGPU EP only) */
   outputsOnGpu?: boolean;
+  /** graph optimisation level (default 'all') */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<{ ort: Ort; session: OrtNs.InferenceSession }> {
@@ -56,7 +58,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     ep === 'webgpu' ? [opts.device ? ({ name: 'webgpu', device: opts.device } as OrtNs.InferenceSession.ExecutionProviderConfig) : 'webgpu'] : ['wasm'];
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opts.optimization ?? 'all',
     preferredOutputLocation: opts.outputsOnGpu && ep === 'webgpu' ? 'gpu-buffer' : 'cpu',
   });
   return { ort, session };

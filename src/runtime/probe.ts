@@ -17,7 +17,9 @@ export async function probeShapes(model: ModelProto, batch?: Batch): Promise<Sha
   for (const n of g.nodes) for (const o of n.output ?? []) if (o && !existing.has(o)) names.push(o);
   for (const o of names) g.addOutput(o);
   const b = batch ?? probeBatch(describeInputs(g));
-  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm' });
+  // no graph optimisation: with every value an output, ORT's constant folding can otherwise hand back
+  // folded values that are no longer readable tensors
+  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled' });
   const shapes: ShapeMap = new Map();
   try {
     const out = await session.run(toOrtFeeds(ort, b.feeds));

@@ -1,0 +1,176 @@
+// A minimal trainer on the project's own autograd: the backward graph yields the gradient of the summed loss with
+// respect to every parameter; parameters are fed as graph inputs so one onnxruntime-web session serves every step;
+// AdamW with warmup + cosine decay and global-norm clipping runs in TypeScript.
+import { decodeModel, encodeModel, onnx, type ModelProto } from '../onnx/codec.ts';
+import { Graph } from '../onnx/graph.ts';
+import { dimsOf, tensorToHost, makeTensor, DataType } from '../onnx/tensor.ts';
+import { Emitter } from '../autograd/emit.ts';
+import { buildBackward } from '../autograd/builder.ts';
+import { causalLmHead } from '../autograd/loss.ts';
+import { describeInputs, type ModelInputs } from '../autograd/inputs.ts';
+import { probeShapes } from '../runtime/probe.ts';
+import { createSession, type ExecutionProvider, type Ort } from '../runtime/ort.ts';
+import { lmBatch, type LmExample } from '../runtime/batch.ts';
+import { toOrtFeeds } from '../runtime/feeds.ts';
+import type * as OrtNs from 'onnxruntime-web';
+
+export interface AdamWOptions {
+  lr: number;
+  /** final learning rate of the cosine decay (default lr / 10) */
+  minLr?: number;
+  warmup: number;
+  totalSteps: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** clip the global gradient norm (default 1; 0 = off) */
+  clip?: number;
+}
+
+export interface StepResult {
+  step: number;
+  /** mean loss per predicted token of the batch */
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  tokens: number;
+}
+
+export class Trainer {
+  private m: Float32Array[];
+  private v: Float32Array[];
+  private t = 0;
+
+  private constructor(
+    private readonly base: ModelProto,
+    readonly params: string[],
+    readonly values: Float32Array[],
+    readonly dims: number[][],
+    private readonly inputs: ModelInputs,
+    private readonly ort: Ort,
+    private readonly session: OrtNs.InferenceSession,
+    private readonly gradNames: string[],
+    readonly opt: Required<AdamWOptions>,
+  ) {
+    this.m = values.map((v) => new Float32Array(v.length));
+    this.v = values.map((v) => new Float32Array(v.length));
+  }
+
+  /** Builds the training graph (loss head + backward to every parameter) for a causal LM. */
+  static async create(model: ModelProto, params: string[], opt: AdamWOptions, ep: ExecutionProvider = 'wasm'): Promise<Trainer> {
+    const work = decodeModel(encodeModel(model));
+    const shapes = await probeShapes(work);
+    const g = new Graph(work);
+    const inputs = describeInputs(g);
+    if (!inputs.ids) throw new Error('the trainer trains causal LMs: the model needs an input_ids input');
+    const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
+    const e = new Emitter(g, shapes, g.opset('') ?? 17, 'train/loss');
+    const head = causalLmHead(e, logits, inputs.ids, 'sum');
+    const { grads } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: params, shapes, emitter: e });
+    const values: Float32Array[] = [];
+    const dims: number[][] = [];
+    const gradNames: string[] = [];
+    g.proto.output!.length = 0;
+    g.add('Identity', [head.loss], {}, { outputs: ['train_loss'], name: 'train/loss_out' });
+    g.addOutput('train_loss', DataType.FLOAT);
+    params.forEach((p, i) => {
+      const init = g.initializer(p);
+      if (!init) throw new Error(`parameter ${p} is not an initializer of the model`);
+      const h = tensorToHost(init);
+      if (!(h.data instanceof Float32Array)) throw new Error(`parameter ${p} is not float32`);
+      values.push(h.data.slice());
+      dims.push(dimsOf(init));
+      const gr = grads.get(p) ?? e.zerosLike(p);
+      const name = `train_grad.${i}`;
+      g.add('Identity', [gr], {}, { outputs: [name], name: `train/grad_out/${i}` });
+      g.addOutput(name, DataType.FLOAT);
+      gradNames.push(name);
+    });
+    // parameters become graph inputs: one session serves every step
+    const keep = new Set(params);
+    g.proto.initializer = g.proto.initializer!.filter((t) => !keep.has(t.name ?? ''));
+    params.forEach((p, i) => g.addInput(p, DataType.FLOAT, dims[i]));
+    if (e.minOpset > (g.opset('') ?? 0)) g.setOpset(e.minOpset);
+    const { ort, session } = await createSession(encodeModel(work), { ep });
+    const full: Required<AdamWOptions> = {
+      minLr: opt.lr / 10, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1, ...opt,
+    };
+    return new Trainer(model, params, values, dims, inputs, ort, session, gradNames, full);
+  }
+
+  lrAt(step: number): number {
+    const { lr, minLr, warmup, totalSteps } = this.opt;
+    if (step < warmup) return (lr * (step + 1)) / warmup;
+    const p = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
+    return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * p));
+  }
+
+  private async forwardBackward(batch: LmExample[]): Promise<{ loss: number; grads: Float32Array[]; tokens: number }> {
+    const b = lmBatch(this.inputs, batch, { withLossMask: true });
+    const feeds = toOrtFeeds(this.ort, b.feeds);
+    this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
+    const out = await this.session.run(feeds);
+    const tokens = b.lengths.reduce((a, l) => a + Math.max(0, l - 1), 0);
+    const lossSum = (out.train_loss.data as Float32Array).reduce((a, v) => a + v, 0);
+    return { loss: lossSum / Math.max(1, tokens), grads: this.gradNames.map((n) => out[n].data as Float32Array), tokens };
+  }
+
+  /** One AdamW step on a batch; gradients are of the mean loss per predicted token. */
+  async step(batch: LmExample[]): Promise<StepResult> {
+    const { loss, grads, tokens } = await this.forwardBackward(batch);
+    const scale = 1 / Math.max(1, tokens);
+    let sq = 0;
+    for (const gr of grads) for (let i = 0; i < gr.length; i++) sq += (gr[i] * scale) ** 2;
+    const gradNorm = Math.sqrt(sq);
+    const clip = this.opt.clip > 0 && gradNorm > this.opt.clip ? this.opt.clip / gradNorm : 1;
+    const lr = this.lrAt(this.t);
+    this.t++;
+    const { beta1: b1, beta2: b2, eps, weightDecay } = this.opt;
+    const c1 = 1 - b1 ** this.t, c2 = 1 - b2 ** this.t;
+    grads.forEach((gr, k) => {
+      const p = this.values[k], m = this.m[k], v = this.v[k];
+      // no weight decay on biases, LayerNorm parameters (1-D)
+      const wd = this.dims[k].length >= 2 ? weightDecay : 0;
+      for (let i = 0; i < p.length; i++) {
+        const gi = gr[i] * scale * clip;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        p[i] -= lr * ((m[i] / c1) / (Math.sqrt(v[i] / c2) + eps) + wd * p[i]);
+      }
+    });
+    return { step: this.t, loss, gradNorm, lr, tokens };
+  }
+
+  /** Mean loss per predicted token over examples (batched), no update. */
+  async evaluate(examples: LmExample[], batchSize = 16): Promise<number> {
+    let total = 0, tokens = 0;
+    for (let s = 0; s < examples.length; s += batchSize) {
+      const r = await this.forwardBackward(examples.slice(s, s + batchSize));
+      total += r.loss * r.tokens;
+      tokens += r.tokens;
+    }
+    return total / Math.max(1, tokens);
+  }
+
+  /** Gradient of the summed loss of a batch w.r.t. every parameter (for checks). */
+  async gradients(batch: LmExample[]): Promise<{ loss: number; grads: Float32Array[] }> {
+    const r = await this.forwardBackward(batch);
+    return { loss: r.loss * r.tokens, grads: r.grads };
+  }
+
+  /** The original model with the current parameter values as its initializers. */
+  exportModel(): ModelProto {
+    const out = decodeModel(encodeModel(this.base));
+    const byName = new Map(this.params.map((p, i) => [p, i]));
+    out.graph!.initializer = out.graph!.initializer!.map((t) => {
+      const i = byName.get(t.name ?? '');
+      return i === undefined ? t : (makeTensor(t.name!, DataType.FLOAT, this.dims[i], this.values[i]) as onnx.TensorProto);
+    });
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
