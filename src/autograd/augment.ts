@@ -7,7 +7,7 @@ import { DataType } from '../onnx/tensor.ts';
 import { buildBackward } from './builder.ts';
 import { Emitter } from './emit.ts';
 import { ModelStructureError } from './errors.ts';
-import { describeInputs, type ModelInputs, type Task } from './inputs.ts';
+import { describeInputs, LOSS_MASK, type ModelInputs, type Task } from './inputs.ts';
 import { findLayers, type LayerInfo } from './layers.ts';
 import { causalLmHead, classificationHead, type Reduction } from './loss.ts';
 import type { ShapeMap } from './shapes.ts';
@@ -19,17 +19,36 @@ export interface AugmentOptions {
   layers?: RegExp;
   /** causal LM loss reduction over tokens (default 'sum') */
   reduction?: Reduction;
+  /** output x and dy of every tapped layer (default true) */
+  taps?: boolean;
   /** also output the per-example weight gradient of every tapped layer */
   weightGrads?: boolean;
+  /**
+   * LoGra in the graph: add inputs logra_pin.i [k_in, d_in] and logra_pout.i [k_out, d_out] per layer and output the
+   * per-example projected gradient logra_g.i [B, k_out, k_in] = sum_t (P_out dy_t)(P_in x_t)^T.
+   */
+  project?: boolean;
+  /** with project: also output the per-token projections logra_xp.i [B, T, k_in] and logra_dp.i [B, T, k_out] */
+  tokenProjections?: boolean;
+  /** KFAC statistics summed over the batch's real tokens: logra_a.i = X^T X [d_in, d_in], logra_s.i = DY^T DY */
+  kfacStats?: boolean;
   /** name of the logits output (default: the output named "logits", else the first output) */
   logits?: string;
 }
 
 export interface TapOutputs {
   loss: string;
-  x: string[];
-  dy: string[];
+  x?: string[];
+  dy?: string[];
   grad?: string[];
+  /** per layer: projection inputs and the projected-gradient output */
+  pin?: string[];
+  pout?: string[];
+  g?: string[];
+  xp?: string[];
+  dp?: string[];
+  a?: string[];
+  s?: string[];
 }
 
 export interface Augmented {
@@ -77,7 +96,20 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   const { grads, differentiated } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: layers.map((l) => l.y), shapes, emitter: e });
 
   e.scope = 'logra/taps';
-  const outputs: TapOutputs = { loss: 'logra_loss', x: [], dy: [], grad: opts.weightGrads ? [] : undefined };
+  const want = (on: boolean | undefined) => (on ? ([] as string[]) : undefined);
+  const outputs: TapOutputs = {
+    loss: 'logra_loss',
+    x: want(opts.taps ?? true),
+    dy: want(opts.taps ?? true),
+    grad: want(opts.weightGrads),
+    pin: want(opts.project),
+    pout: want(opts.project),
+    g: want(opts.project),
+    xp: want(opts.project && opts.tokenProjections),
+    dp: want(opts.project && opts.tokenProjections),
+    a: want(opts.kfacStats),
+    s: want(opts.kfacStats),
+  };
   const newOutputs: string[] = [];
   const named = (v: string, name: string) => {
     g.add('Identity', [v], {}, { outputs: [name], name: `logra/taps/${name}` });
@@ -86,15 +118,38 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   };
   named(head.loss, outputs.loss);
   const batchInput = inputs.ids ?? inputs.features!.name;
+  // [B, rows, d] view of a per-token (or per-example) value
+  const perExample = (v: string, d: number) => e.reshape(v, e.op('Concat', [e.dimOf(batchInput, 0), e.ints([-1, d])], { axis: 0 }));
+  // real-token mask as a column [B*T, 1] (all ones for classifiers)
+  const tokenMask = task === 'causal-lm' ? e.reshape(LOSS_MASK, e.ints([-1, 1])) : undefined;
   layers.forEach((l, i) => {
     const dy = grads.get(l.y) ?? e.zerosLike(l.y);
-    outputs.x.push(named(l.x, `logra_x.${i}`));
-    outputs.dy.push(named(dy, `logra_dy.${i}`));
+    if (outputs.x) outputs.x.push(named(l.x, `logra_x.${i}`));
+    if (outputs.dy) outputs.dy.push(named(dy, `logra_dy.${i}`));
     if (outputs.grad) {
-      const rows = (v: string, d: number) => e.reshape(v, e.op('Concat', [e.dimOf(batchInput, 0), e.ints([-1, d])], { axis: 0 }));
-      const xr = rows(l.x, l.dIn), dr = rows(dy, l.dOut);
+      const xr = perExample(l.x, l.dIn), dr = perExample(dy, l.dOut);
       const gw = l.layout === 'in_out' ? e.op('MatMul', [e.transpose(xr, [0, 2, 1]), dr]) : e.op('MatMul', [e.transpose(dr, [0, 2, 1]), xr]);
       outputs.grad.push(named(gw, `logra_grad.${i}`));
+    }
+    if (outputs.g) {
+      // dy is zero at padded positions (the loss mask), so sum_t needs no mask
+      const pin = `logra_pin.${i}`, pout = `logra_pout.${i}`;
+      g.addInput(pin, DataType.FLOAT, [`k_in_${i}`, l.dIn]);
+      g.addInput(pout, DataType.FLOAT, [`k_out_${i}`, l.dOut]);
+      outputs.pin!.push(pin);
+      outputs.pout!.push(pout);
+      const xp = e.op('MatMul', [perExample(l.x, l.dIn), e.transpose(pin, [1, 0])]); // [B, N, k_in]
+      const dp = e.op('MatMul', [perExample(dy, l.dOut), e.transpose(pout, [1, 0])]); // [B, N, k_out]
+      outputs.g.push(named(e.op('MatMul', [e.transpose(dp, [0, 2, 1]), xp]), `logra_g.${i}`));
+      if (outputs.xp) outputs.xp.push(named(xp, `logra_xp.${i}`));
+      if (outputs.dp) outputs.dp.push(named(dp, `logra_dp.${i}`));
+    }
+    if (outputs.a) {
+      let xf = e.reshape(l.x, e.ints([-1, l.dIn]));
+      if (tokenMask) xf = e.mul(xf, tokenMask);
+      const df = e.reshape(dy, e.ints([-1, l.dOut]));
+      outputs.a.push(named(e.op('Gemm', [xf, xf], { transA: 1 }), `logra_a.${i}`));
+      outputs.s!.push(named(e.op('Gemm', [df, df], { transA: 1 }), `logra_s.${i}`));
     }
   });
   g.proto.output!.length = 0;

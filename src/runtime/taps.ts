@@ -19,13 +19,29 @@ export interface TapModelOptions extends AugmentOptions {
 
 export interface LayerTaps {
   layer: LayerInfo;
-  /** [B, T, d_in] for sequence models, [B, d_in] otherwise */
-  x: Float32Array;
-  dy: Float32Array;
-  /** per-example weight gradient [B, ...weight layout] when weightGrads was asked for */
-  grad?: Float32Array;
+  /** [B, T, d_in] for sequence models, [B, d_in] otherwise (unless taps: false) */
+  x?: Float32Array;
+  dy?: Float32Array;
   xDims: number[];
   dyDims: number[];
+  /** per-example weight gradient [B, ...weight layout] when weightGrads was asked for */
+  grad?: Float32Array;
+  /** per-example projected gradient [B, k_out, k_in] (project: true) */
+  g?: Float32Array;
+  /** per-token projections [B, T, k_in] and [B, T, k_out] (tokenProjections: true) */
+  xp?: Float32Array;
+  dp?: Float32Array;
+  /** KFAC statistics summed over the batch's real tokens: [d_in, d_in] and [d_out, d_out] (kfacStats: true) */
+  a?: Float32Array;
+  s?: Float32Array;
+}
+
+/** LoGra projection matrices of one layer: P_in [k_in, d_in] and P_out [k_out, d_out], row-major. */
+export interface LayerProjection {
+  kIn: number;
+  kOut: number;
+  pin: Float32Array;
+  pout: Float32Array;
 }
 
 export interface TapBatch {
@@ -60,6 +76,21 @@ export class TapModel {
     return new TapModel(model, bytes, ort, session, ep, buildMs);
   }
 
+  private projections?: LayerProjection[];
+
+  /** Sets the projection matrices (one per tapped layer, in layer order) fed to a model built with project: true. */
+  setProjections(p: LayerProjection[]): void {
+    if (!this.augmented.outputs.g) throw new Error('this TapModel was built without project: true');
+    if (p.length !== this.layers.length) throw new Error(`${p.length} projections for ${this.layers.length} tapped layers`);
+    p.forEach((q, i) => {
+      const l = this.layers[i];
+      if (q.pin.length !== q.kIn * l.dIn || q.pout.length !== q.kOut * l.dOut) {
+        throw new Error(`projection of layer ${l.name}: P_in must be [${q.kIn}, ${l.dIn}] and P_out [${q.kOut}, ${l.dOut}]`);
+      }
+    });
+    this.projections = p;
+  }
+
   get layers(): LayerInfo[] {
     return this.augmented.layers;
   }
@@ -78,8 +109,16 @@ export class TapModel {
 
   async run(examples: Example[]): Promise<TapBatch> {
     const b = this.batch(examples);
-    const out = await this.session.run(toOrtFeeds(this.ort, b.feeds));
+    const feeds = toOrtFeeds(this.ort, b.feeds);
     const o = this.augmented.outputs;
+    if (o.pin) {
+      if (!this.projections) throw new Error('call setProjections() before run() on a model built with project: true');
+      this.projections.forEach((q, i) => {
+        feeds[o.pin![i]] = new this.ort.Tensor('float32', q.pin, [q.kIn, this.layers[i].dIn]);
+        feeds[o.pout![i]] = new this.ort.Tensor('float32', q.pout, [q.kOut, this.layers[i].dOut]);
+      });
+    }
+    const out = await this.session.run(feeds);
     const f32 = (name: string) => {
       const t = out[name];
       if (!t) throw new Error(`internal: output ${name} missing`);
@@ -93,9 +132,22 @@ export class TapModel {
       if (data.length !== n) throw new Error(`tap ${name} has ${data.length} values, expected ${dims.join('x')} = ${n}`);
       return { data, dims };
     };
-    const layers = this.layers.map((layer, i) => {
-      const x = perEx(o.x[i], layer.dIn), dy = perEx(o.dy[i], layer.dOut);
-      return { layer, x: x.data, dy: dy.data, xDims: x.dims, dyDims: dy.dims, grad: o.grad ? f32(o.grad[i]).data : undefined };
+    const opt = (names: string[] | undefined, i: number) => (names ? f32(names[i]).data : undefined);
+    const layers: LayerTaps[] = this.layers.map((layer, i) => {
+      const x = o.x ? perEx(o.x[i], layer.dIn) : undefined, dy = o.dy ? perEx(o.dy[i], layer.dOut) : undefined;
+      return {
+        layer,
+        x: x?.data,
+        dy: dy?.data,
+        xDims: seq ? [b.B, b.T, layer.dIn] : [b.B, layer.dIn],
+        dyDims: seq ? [b.B, b.T, layer.dOut] : [b.B, layer.dOut],
+        grad: opt(o.grad, i),
+        g: opt(o.g, i),
+        xp: opt(o.xp, i),
+        dp: opt(o.dp, i),
+        a: opt(o.a, i),
+        s: opt(o.s, i),
+      };
     });
     const mask = new Float32Array(b.B * b.T);
     b.lengths.forEach((len, i) => mask.fill(1, i * b.T, i * b.T + len));
