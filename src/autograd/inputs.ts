@@ -12,6 +12,8 @@ export const LABELS = 'logra_labels';
 export interface ModelInputs {
   /** causal LM token ids [B, T] */
   ids?: string;
+  /** declared dims of the ids input (numbers where the export fixed them) */
+  idsDims?: (number | string | undefined)[];
   attentionMask?: string;
   positionIds?: string;
   tokenTypeIds?: string;
@@ -33,7 +35,10 @@ export function describeInputs(g: Graph): ModelInputs {
     const { elemType, dims } = valueInfoShape(v);
     res.types.set(name, elemType);
     const isInt = elemType === DataType.INT64 || elemType === DataType.INT32;
-    if (isInt && IDS.includes(name) && !res.ids) res.ids = name;
+    if (isInt && IDS.includes(name) && !res.ids) {
+      res.ids = name;
+      res.idsDims = dims;
+    }
     else if (name === 'attention_mask') res.attentionMask = name;
     else if (name === 'position_ids') res.positionIds = name;
     else if (name === 'token_type_ids') res.tokenTypeIds = name;

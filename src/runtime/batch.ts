@@ -112,10 +112,10 @@ export function classBatch(inputs: ModelInputs, examples: ClassExample[], opts: 
 /** Feeds for the shape probe: B = 2, T = 3 (distinct from each other and from 1). */
 export function probeBatch(inputs: ModelInputs): Batch {
   if (inputs.ids) {
-    return lmBatch(inputs, [
-      { id: 'p0', input_ids: [1, 2, 3] },
-      { id: 'p1', input_ids: [3, 2, 1] },
-    ]);
+    // B = 2, T = 3 unless the export fixed them
+    const [b, t] = inputs.idsDims ?? [];
+    const B = typeof b === 'number' ? b : 2, T = typeof t === 'number' ? t : 3;
+    return lmBatch(inputs, Array.from({ length: B }, (_, i) => ({ id: `p${i}`, input_ids: Array.from({ length: T }, (_, j) => 1 + ((i + j) % 3)) })));
   }
   const f = inputs.features!;
   const per = f.dims.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 3), 1);
