@@ -114,7 +114,8 @@ function gather(c: VjpContext): (string | undefined)[] {
   const zshape = e.op('Gather', [e.shapeOf(x), e.ints(permX)], { axis: 0 });
   const zeros = e.zerosOfShape(zshape);
   let ind = e.shape(idx).elemType === DataType.INT64 ? idx : e.cast(idx, DataType.INT64);
-  const dim = e.dimOf(x, a);
+  // the axis size as a scalar, so that the Where keeps the shape of the indices (also of a scalar index)
+  const dim = e.op('Gather', [e.shapeOf(x), e.int(a)], { axis: 0 });
   ind = e.op('Where', [e.op('Less', [ind, e.int(0)]), e.add(ind, dim), ind]);
   const scattered = e.op('ScatterND', [zeros, e.unsqueeze(ind, [q]), dyT], { reduction: 'add' });
   return [e.known(e.transpose(scattered, invX), e.dims(x)), undefined];
