@@ -15,7 +15,10 @@ export function runtimeKind(): RuntimeKind {
 
 export function hardwareThreads(): number {
   const n = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency;
-  return n && n > 0 ? n : 1;
+  if (n && n > 0) return n;
+  // Node 20 has no navigator: ask node:os (loaded lazily so browser bundles never see it)
+  const os = (globalThis as { process?: { getBuiltinModule?: (m: string) => { availableParallelism?: () => number } } }).process?.getBuiltinModule?.('node:os');
+  return os?.availableParallelism?.() ?? 1;
 }
 
 const loaded = new Map<ExecutionProvider, Promise<Ort>>();
@@ -30,9 +33,14 @@ export function loadOrt(ep: ExecutionProvider = 'wasm'): Promise<Ort> {
     p = (async () => {
       const ort: Ort = ep === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web');
       const kind = runtimeKind();
-      // threads: all cores in Node/Deno; in a page only when cross-origin isolated (SharedArrayBuffer)
+      // threads: all cores in Node/Deno; in a page only when cross-origin isolated (SharedArrayBuffer).
+      // Deno runs the browser build behind onnxruntime-web/webgpu without a page origin, so its multi-threaded
+      // loader fetches the wasm glue into a blob: URL and import()s it, which Deno refuses for npm modules
+      // (ERR_UNSUPPORTED_ESM_URL_SCHEME); single-threaded, it imports the glue from its file: URL.
       const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
-      ort.env.wasm.numThreads = kind === 'browser' && !isolated ? 1 : hardwareThreads();
+      // (Node runs the same browser build for the webgpu EP, with the same limitation.)
+      const oneThread = (kind === 'browser' && !isolated) || (kind !== 'browser' && ep === 'webgpu');
+      ort.env.wasm.numThreads = oneThread ? 1 : hardwareThreads();
       ort.env.logLevel = 'error';
       return ort;
     })();

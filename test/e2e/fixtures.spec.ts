@@ -1,0 +1,58 @@
+// Every fixture in test/fixtures through TapModel in Chromium, on ORT's wasm EP and on its WebGPU EP
+// (SwiftShader): loss, layer inputs x, output gradients dy and per-example weight gradients against torch float64.
+import { readdirSync } from 'node:fs';
+import type { Page } from '@playwright/test';
+import { test, expect } from './guard.ts';
+import { REL_TOL, failures, summary, type FixtureResult } from '../support/fixture-check.ts';
+import type { ExecutionProvider } from '../../src/runtime/ort.ts';
+import type { GpuInfo } from './harness.ts';
+
+const fixtures = readdirSync(new URL('../fixtures/', import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+/** a fixture run (build + session + one batch) takes a few seconds here; the test timeout is the outer watchdog */
+const RUN_MS = 60_000;
+
+async function openHarness(page: Page): Promise<void> {
+  await page.goto('/test/e2e/harness.html');
+  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 30_000 });
+}
+
+async function runFixture(page: Page, name: string, ep: ExecutionProvider): Promise<FixtureResult> {
+  const run = page.evaluate(([n, e]) => window.harness!.runFixture(n, e as 'wasm' | 'webgpu'), [name, ep] as const);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} [${ep}]: no result after ${RUN_MS} ms (watchdog)`)), RUN_MS);
+  });
+  try {
+    return await Promise.race([run, watchdog]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('the harness page is cross-origin isolated and has a WebGPU adapter', async ({ page }) => {
+  await openHarness(page);
+  expect(await page.evaluate(() => window.harness!.crossOriginIsolated)).toBe(true);
+  const gpu: GpuInfo | null = await page.evaluate(() => window.harness!.gpuInfo());
+  expect(gpu, 'navigator.gpu.requestAdapter()').not.toBeNull();
+  console.log(`WebGPU adapter: ${JSON.stringify(gpu)}`);
+  test.info().annotations.push({ type: 'adapter', description: JSON.stringify(gpu) });
+});
+
+for (const ep of ['wasm', 'webgpu'] as const) {
+  test.describe(`ORT ${ep}`, () => {
+    for (const name of fixtures) {
+      test(`${name}: loss, x, dy and per-example weight grads match torch to ${REL_TOL}`, async ({ page }) => {
+        await openHarness(page);
+        const res = await runFixture(page, name, ep);
+        console.log(summary(res));
+        test.info().annotations.push({ type: 'errors', description: summary(res) });
+        expect(res.layers.length).toBeGreaterThan(0);
+        expect(failures(res), `${name} [${ep}] errors above ${REL_TOL}`).toEqual([]);
+      });
+    }
+  });
+}
