@@ -3,6 +3,8 @@
 // All little-endian. The manifest also records each chunk's checksum, so a chunk that was replaced or damaged
 // is detected and named on read.
 
+import { floatToHalfBits as toHalf, halfBitsToFloat as fromHalf } from '../kernels/reference/f16.ts';
+
 export type ChunkDtype = 'f32' | 'f16';
 
 export const CHUNK_MAGIC = 0x4352474c; // "LGRC" read as little-endian u32
@@ -32,43 +34,8 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-// ---- float16 (IEEE binary16, round to nearest even) ----
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function toHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> 0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h; // carry into the exponent is the correct rounding (may give inf)
-}
-
-export function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+// float16 conversions are the kernels' reference ones: chunks use the same packed layout as 'f16' GPU tensors.
+export { floatToHalfBits as toHalf, halfBitsToFloat as fromHalf } from '../kernels/reference/f16.ts';
 
 export interface DecodedChunk {
   dtype: ChunkDtype;

@@ -5,21 +5,8 @@ import { DataType, type AttrValue } from '../../src/onnx/tensor.ts';
 
 export const INT64_MAX = 9223372036854775807n;
 
-/** mulberry32 with a Box-Muller normal. */
-export function prng(seed: number): { uniform(): number; normal(): number } {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform()),
-  };
-}
+/** mulberry32 with a Box-Muller normal: the trainer's generator. */
+export { rng as prng } from '../../src/train/gpt2.ts';
 
 export function hashString(s: string): number {
   let h = 2166136261;
