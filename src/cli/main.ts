@@ -1,9 +1,19 @@
 // The `logra` command (Node and Deno): dispatches subcommands, prints errors as one clear line.
 import { argv as nodeArgv, exit, stdout, stderr } from 'node:process';
 import { gradsCommand, gradsSpec } from './commands/grads.ts';
-import { UsageError, usage } from './args.ts';
+import { logCommand, logSpec } from './commands/log.ts';
+import { fitCommand, fitSpec } from './commands/fit.ts';
+import { queryCommand, querySpec } from './commands/query.ts';
+import { selfCommand, selfSpec } from './commands/self.ts';
+import { infoCommand, infoSpec } from './commands/info.ts';
+import { UsageError, usage, type FlagSpec } from './args.ts';
 
-const COMMANDS: Record<string, { summary: string; spec: typeof gradsSpec; run: (argv: string[]) => Promise<unknown> }> = {
+const COMMANDS: Record<string, { summary: string; spec: Record<string, FlagSpec>; run: (argv: string[]) => Promise<unknown> }> = {
+  log: { summary: 'log projected per-example gradients of a training set into an index (resumable)', spec: logSpec, run: logCommand },
+  fit: { summary: 'fit the damped Hessian approximation and self-influences of an index', spec: fitSpec, run: fitCommand },
+  query: { summary: 'influence of every logged example on query examples (scores.json)', spec: querySpec, run: queryCommand },
+  self: { summary: 'self-influence of every logged example (self.json)', spec: selfSpec, run: selfCommand },
+  info: { summary: 'what an index holds; export its projections as safetensors', spec: infoSpec, run: infoCommand },
   grads: { summary: 'per-example weight gradients of every tapped linear layer (JSON)', spec: gradsSpec, run: gradsCommand },
 };
 

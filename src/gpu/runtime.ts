@@ -33,6 +33,13 @@ export async function nodeGpu(flags: string[] = []): Promise<{ gpu: GPU; adapter
   } catch (e) {
     throw new Error(`Node has no WebGPU: the npm package "webgpu" could not be loaded (${(e as Error).message}); npm install webgpu`);
   }
+  const proc0 = (globalThis as { process?: NodeProcess }).process;
+  if (proc0 && !proc0.env.XDG_RUNTIME_DIR) {
+    // Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid" on every adapter probe without one
+    const osSpec = 'node:os', fsSpec0 = 'node:fs', pathSpec = 'node:path';
+    const [{ tmpdir }, { mkdtempSync }, { join }] = await Promise.all([import(/* @vite-ignore */ osSpec), import(/* @vite-ignore */ fsSpec0), import(/* @vite-ignore */ pathSpec)]) as [typeof import('node:os'), typeof import('node:fs'), typeof import('node:path')];
+    proc0.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'logra-xdg-'));
+  }
   let gpu = mod.create(flags);
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter) return { gpu, adapter };

@@ -8,7 +8,14 @@ export class DataFormatError extends Error {
   }
 }
 
-export function parseJsonl(text: string, source = 'data'): Example[] {
+export interface JsonlOptions {
+  /** turns {"id", "text"} rows into input_ids (without it such rows are an error) */
+  tokenize?: (text: string) => number[];
+  /** truncate input_ids to this many tokens (e.g. the model's context length) */
+  maxLength?: number;
+}
+
+export function parseJsonl(text: string, source = 'data', opts: JsonlOptions = {}): Example[] {
   const out: Example[] = [];
   const ids = new Set<string>();
   text.split('\n').forEach((line, i) => {
@@ -25,16 +32,22 @@ export function parseJsonl(text: string, source = 'data'): Example[] {
     const id = v.id === undefined ? String(out.length) : String(v.id);
     if (ids.has(id)) throw new DataFormatError(`${where}: duplicate id ${JSON.stringify(id)}`);
     ids.add(id);
-    if (Array.isArray(v.input_ids)) {
+    if (typeof v.text === 'string' && !Array.isArray(v.input_ids) && !Array.isArray(v.input)) {
+      if (!opts.tokenize) throw new DataFormatError(`${where}: a "text" row needs a tokenizer (--tokenizer FILE)`);
+      const ids = opts.tokenize(v.text);
+      if (ids.length === 0) throw new DataFormatError(`${where}: "text" is empty after tokenization`);
+      out.push({ id, input_ids: opts.maxLength ? ids.slice(0, opts.maxLength) : ids });
+    } else if (Array.isArray(v.input_ids)) {
       if (!v.input_ids.every((t) => Number.isInteger(t) && (t as number) >= 0)) throw new DataFormatError(`${where}: input_ids must be non-negative integers`);
       if (v.input_ids.length === 0) throw new DataFormatError(`${where}: input_ids is empty`);
-      out.push({ id, input_ids: v.input_ids as number[] });
+      const ids = v.input_ids as number[];
+      out.push({ id, input_ids: opts.maxLength ? ids.slice(0, opts.maxLength) : ids });
     } else if (Array.isArray(v.input)) {
       if (!v.input.every((t) => typeof t === 'number' && Number.isFinite(t))) throw new DataFormatError(`${where}: input must be finite numbers`);
       if (!Number.isInteger(v.label) || (v.label as number) < 0) throw new DataFormatError(`${where}: label must be a non-negative integer`);
       out.push({ id, input: v.input as number[], label: v.label as number });
     } else {
-      throw new DataFormatError(`${where}: expected "input_ids" (causal LM) or "input" + "label" (classifier)`);
+      throw new DataFormatError(`${where}: expected "input_ids" (causal LM), "input" + "label" (classifier) or "text" (with a tokenizer)`);
     }
   });
   return out;

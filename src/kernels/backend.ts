@@ -73,20 +73,31 @@ export interface CreateBackendOptions {
   backend?: BackendChoice;
   /** WebGPU: adopt this device (e.g. the one shared with onnxruntime-web's WebGPU EP) */
   device?: GPUDevice;
-  /** WebGPU: where eigendecompositions run. 'auto' (default): on the GPU unless the adapter is a software
-   *  fallback (then float64 on the host, which is faster there) */
-  eigh?: 'gpu' | 'host' | 'auto';
+  /** WebGPU: where eigendecompositions run (see EighPlacement in webgpu-backend.ts): 'gpu' (Jacobi in WGSL),
+   *  'hybrid' (blocked Householder + divide and conquer, GEMMs on the GPU), 'host' (the same on the host with
+   *  onnxruntime-web wasm GEMMs). 'auto' (default): 'host' on software fallback adapters, else 'gpu' up to n = 1024
+   *  and 'hybrid' above */
+  eigh?: 'gpu' | 'hybrid' | 'host' | 'auto';
   /** WebGPU: further device acquisition options (limit caps, Node flags, f16 opt-out) */
   gpu?: AcquireOptions;
+  /**
+   * 'auto' only: what to do when the only adapter is a software fallback (SwiftShader): 'cpu' (default) takes the
+   * CPU backend, whose onnxruntime-web wasm GEMMs are 10-20x faster than software WebGPU (docs/ARCHITECTURE.md);
+   * 'gpu' keeps the software adapter.
+   */
+  softwareAdapter?: 'cpu' | 'gpu';
 }
 
-/** 'auto': WebGPU when an adapter and device can be had, else CPU; 'webgpu' throws GpuUnavailableError instead. */
+/** 'auto': WebGPU when a hardware adapter (or a caller's device) can be had, else CPU; 'webgpu' throws
+ *  GpuUnavailableError instead of falling back. */
 export async function createBackend(opts: CreateBackendOptions = {}): Promise<KernelBackend> {
   const choice = opts.backend ?? 'auto';
   if (choice !== 'cpu') {
     try {
       const { WebGpuBackend } = await import('./webgpu-backend.ts');
-      return await WebGpuBackend.create({ ...opts.gpu, device: opts.device ?? opts.gpu?.device, eigh: opts.eigh });
+      const b = await WebGpuBackend.create({ ...opts.gpu, device: opts.device ?? opts.gpu?.device, eigh: opts.eigh });
+      if (choice === 'webgpu' || !b.ctx.adapter.isFallbackAdapter || opts.softwareAdapter === 'gpu' || opts.device) return b;
+      b.dispose();
     } catch (e) {
       if (choice === 'webgpu') throw e;
     }

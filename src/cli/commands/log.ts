@@ -1,0 +1,73 @@
+// logra log: projected per-example gradients of a training set into an index directory (resumable).
+import { readFile } from 'node:fs/promises';
+import { parseArgs, intFlag, UsageError, type FlagSpec } from '../args.ts';
+import { decodeProjections } from '../../logra/projections.ts';
+import type { HessianKind, ProjectionInit, StoreDtype } from '../../logra/types.ts';
+import { FsStore } from '../../store/fs.ts';
+import { dataFlags, engineFlags, engineFrom, loadModelFile, oneOf, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
+
+export const logSpec: Record<string, FlagSpec> = {
+  model: { required: true, help: 'the .onnx model' },
+  data: { required: true, help: 'JSONL training examples: {"id","input_ids"}, {"id","input","label"} or {"id","text"} (with --tokenizer)' },
+  index: { required: true, help: 'index directory (created; an existing one is resumed)' },
+  layers: { help: 'RegExp over layer (node) names; default every linear layer' },
+  task: { help: 'causal-lm | classification (default: inferred)' },
+  reduction: { help: 'causal LM loss over tokens: sum | mean (default sum)' },
+  'k-in': { help: 'projection rank of layer inputs (default 16)' },
+  'k-out': { help: 'projection rank of output gradients (default 16)' },
+  proj: { help: '"none": no projection, the full weight gradient (exact mode; small models only)' },
+  projections: { help: 'safetensors with float32 <layer>.in [k_in, d_in] and <layer>.out [k_out, d_out]' },
+  init: { help: 'random | pca (default random)' },
+  seed: { help: 'random projection seed, u32 (default 0)' },
+  hessian: { help: 'none | raw | kfac | ekfac: the default for fit (default raw)' },
+  dtype: { help: 'stored gradients: f32 | f16 (default f32)' },
+  batch: { help: 'examples per model run (default 8)' },
+  'pca-examples': { help: 'PCA init: examples for the statistics pass (default all)' },
+  ...dataFlags,
+  ...engineFlags,
+};
+
+export async function logCommand(argv: string[]): Promise<unknown> {
+  const a = parseArgs(argv, logSpec, 'log');
+  const modes = [a.proj !== undefined, a.projections !== undefined, a.init !== undefined || a['k-in'] !== undefined || a['k-out'] !== undefined];
+  if (a.proj !== undefined && a.proj !== 'none') throw new UsageError(`--proj only takes "none", got ${JSON.stringify(a.proj)}`);
+  if (modes.filter(Boolean).length > 1) throw new UsageError('use one of --proj none, --projections FILE, or --init/--k-in/--k-out');
+  const init: ProjectionInit = a.proj ? 'identity' : a.projections ? 'given' : oneOf<ProjectionInit>(a.init, 'init', ['random', 'pca'], 'random');
+  const hessian = oneOf<HessianKind>(a.hessian, 'hessian', ['none', 'raw', 'kfac', 'ekfac'], 'raw');
+  const dtype = oneOf<StoreDtype>(a.dtype, 'dtype', ['f32', 'f16'], 'f32');
+  const seed = intFlag(a.seed, 'seed', 0, 0);
+  if (seed > 0xffffffff) throw new UsageError('--seed must be < 2^32');
+  const engine = await engineFrom(a);
+  const t0 = performance.now();
+  try {
+    const examples = await readExamples(a.data as string, a);
+    const model = await loadModelFile(engine, a.model as string, a);
+    const projections = a.projections ? decodeProjections(new Uint8Array(await readFile(a.projections as string)), model.layers, a.projections as string) : undefined;
+    const store = new FsStore(a.index as string);
+    let logged = 0;
+    const bars = progressBars(!!a.quiet);
+    const index = await withInterrupt((signal) =>
+      engine.log(model, examples, {
+        store, init, projections, hessian, dtype, seed, signal,
+        kIn: intFlag(a['k-in'], 'k-in', 16), kOut: intFlag(a['k-out'], 'k-out', 16),
+        batchSize: intFlag(a.batch, 'batch', 8),
+        pcaExamples: a['pca-examples'] !== undefined ? intFlag(a['pca-examples'], 'pca-examples', 1) : undefined,
+        onProgress: (e) => {
+          if (e.stage === 'log') logged = e.done - (e.skipped ?? 0);
+          bars(e);
+        },
+      }),
+    );
+    await model.release();
+    const info = index.info();
+    const out = { index: a.index, examples: index.size, logged, skipped: examples.length - logged, seconds: +((performance.now() - t0) / 1000).toFixed(2), backend: engine.backend.description, ...pick(info, ['projection', 'dtype', 'hessian', 'cols', 'bytesPerExample']), layers: index.manifest.settings.layers.length };
+    printJson(out);
+    return out;
+  } finally {
+    engine.dispose();
+  }
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}

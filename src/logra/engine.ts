@@ -1,0 +1,61 @@
+// The entry point of the pipeline API:
+//   const engine = await createEngine({ backend: 'auto' });
+//   const model = await engine.loadModel(onnxBytes, { task: 'causal-lm' });
+//   const index = await engine.log(model, trainExamples, { store, kIn: 16, kOut: 16, hessian: 'raw' });
+//   await index.fit({ damping: 0.1 });
+//   const r = await index.query(queries, { topK: 10, mode: 'dot', perLayer: true, perToken: true });
+//   const reopened = await engine.openIndex(store, model);
+// Model runs (taps, in-graph projection) go through onnxruntime-web (wasm by default, or its WebGPU EP); the linear
+// algebra after them (covariances, eigensolvers, Cholesky, scoring) runs on the kernel backend (WGSL or CPU).
+import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
+import type { ExecutionProvider } from '../runtime/ort.ts';
+import type { LogStore } from '../store/store.ts';
+import type { Example } from '../runtime/batch.ts';
+import { LoadedModel, type LoadModelOptions } from './model.ts';
+import { logExamples } from './log.ts';
+import { LograIndex } from './index.ts';
+import type { LogOptions } from './types.ts';
+
+export interface EngineOptions {
+  /** where the linear algebra runs (default 'auto': WebGPU when an adapter exists, else CPU) */
+  backend?: BackendChoice;
+  /** onnxruntime-web execution provider for model runs (default 'wasm') */
+  ep?: ExecutionProvider;
+  /** a GPUDevice to share (WebGPU backend and the webgpu EP) */
+  device?: GPUDevice;
+  /** further kernel-backend options */
+  kernels?: Omit<CreateBackendOptions, 'backend' | 'device'>;
+}
+
+export class Engine {
+  constructor(
+    readonly backend: KernelBackend,
+    readonly ep: ExecutionProvider,
+    private readonly device?: GPUDevice,
+  ) {}
+
+  /** Decodes the model, finds its linear layers, builds the augmented graph and its session. */
+  loadModel(onnxBytes: Uint8Array, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+    return LoadedModel.load(onnxBytes, { ...opts, ep: this.ep, device: this.ep === 'webgpu' ? this.device : undefined });
+  }
+
+  /** Logs projected per-example gradients of `examples` into opts.store (resuming what it already holds). */
+  async log(model: LoadedModel, examples: Example[], opts: LogOptions): Promise<LograIndex> {
+    const m = await logExamples(this.backend, model, examples, opts);
+    return new LograIndex(this.backend, opts.store, m, model);
+  }
+
+  /** Reopens an index; pass the model to run queries (its hash must match the one logged). */
+  openIndex(store: LogStore, model?: LoadedModel): Promise<LograIndex> {
+    return LograIndex.open(this.backend, store, model);
+  }
+
+  dispose(): void {
+    this.backend.dispose();
+  }
+}
+
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  const backend = await createBackend({ backend: opts.backend ?? 'auto', device: opts.device, ...opts.kernels });
+  return new Engine(backend, opts.ep ?? 'wasm', opts.device);
+}

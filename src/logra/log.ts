@@ -1,0 +1,234 @@
+// Logging: run the model over the training set, store every example's projected gradient (one row per example),
+// and the projected KFAC factors of each chunk. Resumable: ids the store already holds are skipped; rows are
+// committed in chunks (by size, or every flushMs), each commit atomic, so a crash loses at most the rows not yet
+// committed and never duplicates or corrupts one.
+import type { KernelBackend, BTensor } from '../kernels/backend.ts';
+import { encodeChunk } from '../store/chunk.ts';
+import { checkSettings, sweepOrphans, MANIFEST_VERSION, StoreError, type IndexSettings, type LogStore, type Manifest, type Blob } from '../store/store.ts';
+import type { Example } from '../runtime/batch.ts';
+import type { LoadedModel } from './model.ts';
+import { decodeProjections, encodeProjections, identityProjections, pcaProjections, randomProjections, ProjectionError, type Projections } from './projections.ts';
+import { BLOB, layerOffsets, packTensors, trainIds } from './layout.ts';
+import { checkAbort, AbortError, type LogOptions, type ProjectionInit } from './types.ts';
+import { sha256Hex } from './model.ts';
+
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+/** Ids must be non-empty strings, unique within one call. */
+export function checkIds(examples: Example[], what: string): void {
+  const seen = new Map<string, number>();
+  examples.forEach((e, i) => {
+    if (typeof e.id !== 'string' || e.id.length === 0) throw new DataError(`${what}: example ${i} has no string id`);
+    const j = seen.get(e.id);
+    if (j !== undefined) throw new DataError(`${what}: id ${JSON.stringify(e.id)} appears twice (examples ${j} and ${i}); ids must be unique`);
+    seen.set(e.id, i);
+  });
+}
+
+const DEFAULT_K = 16;
+
+export async function logExamples(backend: KernelBackend, model: LoadedModel, examples: Example[], opts: LogOptions): Promise<Manifest> {
+  const store: LogStore = opts.store;
+  checkIds(examples, 'log');
+  const batchSize = opts.batchSize ?? 8;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DataError(`batchSize must be a positive integer, got ${batchSize}`);
+  const init: ProjectionInit = opts.init ?? (opts.projections ? 'given' : 'random');
+  if (init === 'given' && !opts.projections) throw new ProjectionError('init "given" needs projections');
+  if (init !== 'given' && opts.projections) throw new ProjectionError(`projections were given but init is ${JSON.stringify(init)}`);
+  const kIn = opts.kIn ?? DEFAULT_K, kOut = opts.kOut ?? DEFAULT_K;
+  for (const [k, n] of [[kIn, 'kIn'], [kOut, 'kOut']] as const) if (!Number.isInteger(k) || k < 1) throw new ProjectionError(`${n} must be a positive integer, got ${k}`);
+  const seed = opts.seed ?? 0;
+  const dtype = opts.dtype ?? 'f32';
+  const hessian = opts.hessian ?? 'raw';
+  const layers = model.layers;
+
+  let manifest = await store.readManifest();
+  await sweepOrphans(store, manifest);
+
+  // projections: stored ones win on resume (PCA / given); random and identity are regenerated
+  let proj: Projections | undefined;
+  let projection: string = init;
+  let projBlob: Uint8Array | undefined;
+  if (init === 'given') {
+    proj = opts.projections!;
+    for (const l of layers) {
+      const p = proj.get(l.name);
+      if (!p) throw new ProjectionError(`no projection for tapped layer ${JSON.stringify(l.name)}`);
+      if (p.pin.length !== p.kIn * l.dIn || p.pout.length !== p.kOut * l.dOut) throw new ProjectionError(`projection of ${l.name}: P_in must be [k_in, ${l.dIn}], P_out [k_out, ${l.dOut}]`);
+    }
+    proj = new Map(layers.map((l) => [l.name, proj!.get(l.name)!]));
+    projBlob = encodeProjections(proj);
+    projection = `given:${(await sha256Hex(projBlob)).slice(0, 16)}`;
+  } else if (init === 'identity') proj = identityProjections(layers);
+  else if (init === 'random') proj = await randomProjections(backend, layers, kIn, kOut, seed);
+  else if (init === 'pca' && manifest?.blobs[BLOB.projections]) {
+    proj = decodeProjections(await store.readBlob(manifest.blobs[BLOB.projections].key), layers, `${store.location} (stored PCA projections)`);
+  }
+  if (init === 'pca' && !proj) {
+    proj = await pcaPass(backend, model, examples, kIn, kOut, batchSize, opts);
+    projBlob = encodeProjections(proj);
+  }
+  const settings: IndexSettings = {
+    modelSha256: model.sha256,
+    task: model.task,
+    layers: layers.map((l) => ({ name: l.name, dIn: l.dIn, dOut: l.dOut, kIn: proj!.get(l.name)!.kIn, kOut: proj!.get(l.name)!.kOut })),
+    projection: init === 'random' ? `random:${kIn}x${kOut}` : init === 'pca' ? `pca:${kIn}x${kOut}` : projection,
+    seed: init === 'random' ? seed : 0,
+    dtype,
+    hessian,
+    reduction: model.reduction,
+  };
+  const { cols } = layerOffsets(settings.layers);
+  const now = () => new Date().toISOString();
+  if (manifest) {
+    checkSettings(store.location, manifest.settings, settings);
+  } else {
+    manifest = { format: 'logra-index', version: MANIFEST_VERSION, settings, cols, chunks: [], blobs: {}, state: { model: { source: model.source } }, created: now(), updated: now() };
+    const blobs: Blob[] = [];
+    if (projBlob && init !== 'identity') {
+      const key = 'projections';
+      blobs.push({ key, bytes: projBlob });
+      manifest.blobs[BLOB.projections] = { key, checksum: 0, bytes: projBlob.length };
+    }
+    await store.commit(blobs, manifest);
+  }
+
+  const done = new Set(trainIds(manifest));
+  const todo = examples.filter((e) => !done.has(e.id));
+  const skipped = examples.length - todo.length;
+  const progress = (n: number) => opts.onProgress?.({ stage: 'log', done: skipped + n, total: examples.length, unit: 'examples', skipped });
+  progress(0);
+  if (todo.length === 0) return manifest;
+
+  const tm = await model.projector();
+  tm.setProjections(layers.map((l) => proj!.get(l.name)!));
+  const L = layers.length;
+  const rowBytes = cols * (dtype === 'f16' ? 2 : 4);
+  const chunkRows = Math.max(1, Math.floor((opts.chunkBytes ?? 4 * 2 ** 20) / rowBytes));
+  const flushMs = opts.flushMs ?? 10_000;
+
+  // a chunk is flushed after the batch that fills it, so the buffer holds up to chunkRows + batchSize - 1 rows
+  const buf = new Float32Array((Math.min(chunkRows, todo.length) + batchSize) * cols);
+  let ids: string[] = [];
+  let tokens = 0;
+  let A: BTensor[] = [], S: BTensor[] = [];
+  const resetStats = () => {
+    for (const t of [...A, ...S]) t.dispose();
+    A = settings.layers.map((l) => backend.zeros([l.kIn, l.kIn]));
+    S = settings.layers.map((l) => backend.zeros([l.kOut, l.kOut]));
+    tokens = 0;
+  };
+  resetStats();
+  let lastFlush = performance.now();
+
+  const flush = async () => {
+    if (ids.length === 0) return;
+    const rows = ids.length;
+    const { bytes, checksum } = encodeChunk(buf.subarray(0, rows * cols), rows, cols, dtype);
+    const seq = manifest!.chunks.length;
+    const key = `chunk-${String(seq).padStart(6, '0')}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const stats: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (let l = 0; l < L; l++) {
+      const sl = settings.layers[l];
+      stats[`${l}.a`] = { shape: [sl.kIn, sl.kIn], data: await backend.read(A[l]) };
+      stats[`${l}.s`] = { shape: [sl.kOut, sl.kOut], data: await backend.read(S[l]) };
+    }
+    const kfacBytes = packTensors(stats, { tokens: String(tokens), examples: String(rows) });
+    const kfacKey = `kfac-${key}`;
+    const next: Manifest = {
+      ...manifest!,
+      chunks: [...manifest!.chunks, { key, ids: ids.slice(), rows, checksum, bytes: bytes.length }],
+      blobs: { ...withoutFit(manifest!.blobs), [BLOB.kfac(key)]: { key: kfacKey, checksum: 0, bytes: kfacBytes.length } },
+      state: withoutFitState(manifest!.state),
+      updated: now(),
+    };
+    await store.commit([{ key, bytes }, { key: kfacKey, bytes: kfacBytes }], next);
+    manifest = next;
+    ids = [];
+    resetStats();
+    lastFlush = performance.now();
+  };
+
+  let processed = 0;
+  try {
+    for (let s = 0; s < todo.length; s += batchSize) {
+      if (opts.signal?.aborted) {
+        await flush();
+        throw new AbortError('logging');
+      }
+      const batch = todo.slice(s, s + batchSize);
+      const r = await tm.run(batch);
+      for (let b = 0; b < r.B; b++) {
+        const at = ids.length * cols;
+        let c = 0;
+        for (let l = 0; l < L; l++) {
+          const k = settings.layers[l].kIn * settings.layers[l].kOut;
+          buf.set(r.layers[l].g!.subarray(b * k, (b + 1) * k), at + c);
+          c += k;
+        }
+        ids.push(r.ids[b]);
+      }
+      const mask = backend.tensor(r.mask, [r.B, r.T]);
+      for (let l = 0; l < L; l++) {
+        const sl = settings.layers[l];
+        const xp = backend.tensor(r.layers[l].xp!, [r.B, r.T, sl.kIn]);
+        const dp = backend.tensor(r.layers[l].dp!, [r.B, r.T, sl.kOut]);
+        await backend.kfacAccumulate(A[l], S[l], xp, dp, mask);
+        xp.dispose();
+        dp.dispose();
+      }
+      mask.dispose();
+      tokens += r.lengths.reduce((a, c) => a + c, 0);
+      processed += batch.length;
+      if (ids.length >= chunkRows || performance.now() - lastFlush >= flushMs) await flush();
+      progress(processed);
+    }
+    await flush();
+  } finally {
+    for (const t of [...A, ...S]) t.dispose();
+  }
+  return manifest;
+}
+
+function withoutFit(blobs: Manifest['blobs']): Manifest['blobs'] {
+  const out = { ...blobs };
+  delete out[BLOB.fit];
+  delete out[BLOB.self];
+  return out;
+}
+function withoutFitState(state: Manifest['state']): Manifest['state'] {
+  const out = { ...state };
+  delete out.fit;
+  return out;
+}
+
+/** PCA init: one pass with full KFAC statistics, A = sum x x^T / tokens, S = sum dy dy^T / examples. */
+async function pcaPass(backend: KernelBackend, model: LoadedModel, examples: Example[], kIn: number, kOut: number, batchSize: number, opts: LogOptions): Promise<Projections> {
+  const n = Math.min(examples.length, opts.pcaExamples ?? examples.length);
+  if (n === 0) throw new DataError('PCA init needs at least one example');
+  const tm = await model.statistician();
+  const layers = model.layers;
+  const a = layers.map((l) => new Float64Array(l.dIn * l.dIn));
+  const s = layers.map((l) => new Float64Array(l.dOut * l.dOut));
+  let tokens = 0;
+  for (let i = 0; i < n; i += batchSize) {
+    checkAbort(opts.signal, 'the PCA statistics pass');
+    const batch = examples.slice(i, Math.min(n, i + batchSize));
+    const r = await tm.run(batch);
+    r.layers.forEach((lt, l) => {
+      for (let j = 0; j < a[l].length; j++) a[l][j] += lt.a![j];
+      for (let j = 0; j < s[l].length; j++) s[l][j] += lt.s![j];
+    });
+    tokens += r.lengths.reduce((x, y) => x + y, 0);
+    opts.onProgress?.({ stage: 'stats', done: Math.min(n, i + batchSize), total: n, unit: 'examples' });
+  }
+  const stats = layers.map((_, l) => ({ a: Float32Array.from(a[l], (v) => v / tokens), s: Float32Array.from(s[l], (v) => v / n) }));
+  return pcaProjections(backend, layers, stats, kIn, kOut);
+}
+
+export { StoreError };

@@ -1,0 +1,30 @@
+// The pipeline against float64 references from the torch fixtures (exact mode, LoGra with given projections,
+// raw / KFAC / EKFAC preconditioning), on the CPU backend.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createEngine, type Engine } from '../../src/logra/engine.ts';
+import { checkPipeline } from '../support/pipeline-check.ts';
+
+const dir = new URL('../fixtures/', import.meta.url);
+const load = (name: string) => ({
+  name,
+  model: new Uint8Array(readFileSync(new URL(`${name}/model.onnx`, dir))),
+  data: readFileSync(new URL(`${name}/data.jsonl`, dir), 'utf8'),
+  ref: new Uint8Array(readFileSync(new URL(`${name}/ref.safetensors`, dir))),
+});
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine({ backend: 'cpu' });
+});
+afterAll(() => engine.dispose());
+
+describe('pipeline vs float64 torch references (cpu backend)', () => {
+  for (const name of ['mlp_classifier', 'gpt2_linear_erf_op17_mask_pos_tied', 'gpt2_conv1d_tanh_op14_mask_tied']) {
+    it(name, async () => {
+      const res = await checkPipeline(load(name), engine);
+      for (const r of res) console.log(`${name} ${r.name}: ${r.err.toExponential(2)} (${r.layer})`);
+      for (const r of res) expect(r.err, `${r.name} worst at ${r.layer}`).toBeLessThanOrEqual(1e-4);
+    });
+  }
+});
