@@ -1,6 +1,12 @@
 // Test page logic: exposes window.harness for the Playwright specs (fixture checks on ORT's wasm / WebGPU EPs).
 import { checkFixture, summary, type FixtureResult } from '../support/fixture-check.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
+import { checkPipeline, type PipelineCheck } from '../support/pipeline-check.ts';
+import { randomSequences } from '../support/data.ts';
+import { createEngine, type Engine } from '../../src/logra/engine.ts';
+import type { LoadedModel } from '../../src/logra/model.ts';
+import { IndexedDbStore } from '../../src/store/indexeddb.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
 
 export interface GpuInfo {
   description: string;
@@ -12,6 +18,14 @@ export interface GpuInfo {
 export interface Harness {
   /** runs test/fixtures/<name> on an EP and returns the error report (plain JSON data) */
   runFixture(name: string, ep: ExecutionProvider): Promise<FixtureResult>;
+  /** the pipeline's float64-reference checks (test/support/pipeline-check.ts) on one fixture */
+  runPipeline(name: string, backend: 'cpu' | 'webgpu'): Promise<PipelineCheck[]>;
+  /** logs n random sequences for the kv fixture model into IndexedDB `db` (a commit per batch); resolves when done */
+  idbLog(db: string, n: number): Promise<{ stored: number; skipped: number }>;
+  /** examples committed so far in IndexedDB `db` */
+  idbCount(db: string): Promise<number>;
+  /** relative max difference between scores from IndexedDB `db` and from one uninterrupted in-memory run; ids unique */
+  idbCompare(db: string, n: number): Promise<{ err: number; unique: number; total: number }>;
   /** the WebGPU adapter the page gets, or null */
   gpuInfo(): Promise<GpuInfo | null>;
   crossOriginIsolated: boolean;
@@ -40,7 +54,7 @@ async function fetchText(url: string): Promise<string> {
   return r.text();
 }
 
-const harness: Harness = {
+const harness = {
   crossOriginIsolated: globalThis.crossOriginIsolated === true,
   async runFixture(name, ep) {
     if (!/^[\w.-]+$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
@@ -56,6 +70,54 @@ const harness: Harness = {
     const i = a.info;
     return { description: i.description, vendor: i.vendor, architecture: i.architecture, isFallbackAdapter: (i as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false };
   },
+} as Harness;
+
+const PIPE_MODEL = '/test/fixtures/gpt2_linear_erf_op17_mask_pos_tied/model.onnx';
+let pipe: Promise<{ engine: Engine; model: LoadedModel }> | undefined;
+const pipeline = () =>
+  (pipe ??= (async () => {
+    const engine = await createEngine({ backend: 'cpu' });
+    return { engine, model: await engine.loadModel(await fetchBytes(PIPE_MODEL)) };
+  })());
+const idbOpts = { kIn: 4, kOut: 4, hessian: 'raw' as const, batchSize: 2, flushMs: 0 };
+const PIPE_QUERIES = randomSequences(2, 8, 'q');
+
+harness.runPipeline = async (name, backend) => {
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
+  const dir = `/test/fixtures/${name}`;
+  const [model, data, ref] = await Promise.all([fetchBytes(`${dir}/model.onnx`), fetchText(`${dir}/data.jsonl`), fetchBytes(`${dir}/ref.safetensors`)]);
+  const engine = await createEngine({ backend });
+  try {
+    const res = await checkPipeline({ name, model, data, ref }, engine);
+    for (const r of res) say(`${name} [${backend}] ${r.name}: ${r.err.toExponential(2)}`);
+    return res;
+  } finally {
+    engine.dispose();
+  }
+};
+harness.idbLog = async (db, n) => {
+  const { engine, model } = await pipeline();
+  let skipped = 0;
+  const ix = await engine.log(model, randomSequences(n, 3), { ...idbOpts, store: new IndexedDbStore(db), onProgress: (e) => (skipped = e.skipped ?? 0) });
+  return { stored: ix.size, skipped };
+};
+harness.idbCount = async (db) => ((await new IndexedDbStore(db).readManifest())?.chunks ?? []).reduce((a, c) => a + c.rows, 0);
+harness.idbCompare = async (db, n) => {
+  const { engine, model } = await pipeline();
+  const a = await (await engine.openIndex(new IndexedDbStore(db), model)).query(PIPE_QUERIES, { topK: 0 });
+  const mem = await engine.log(model, randomSequences(n, 3), { ...idbOpts, flushMs: 60_000, store: new MemoryStore() });
+  const b = await mem.query(PIPE_QUERIES, { topK: 0 });
+  const col = new Map(b.trainIds.map((id, j) => [id, j]));
+  let err = 0, scale = 0;
+  a.trainIds.forEach((id, j) => {
+    const k = col.get(id);
+    if (k === undefined) throw new Error(`IndexedDB holds ${id}, which the data does not`);
+    for (let i = 0; i < PIPE_QUERIES.length; i++) {
+      err = Math.max(err, Math.abs(a.scores![i][j] - b.scores![i][k]));
+      scale = Math.max(scale, Math.abs(b.scores![i][k]));
+    }
+  });
+  return { err: err / scale, unique: new Set(a.trainIds).size, total: a.trainIds.length };
 };
 
 window.harness = harness;

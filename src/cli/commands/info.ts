@@ -8,6 +8,7 @@ export const infoSpec: Record<string, FlagSpec> = {
   index: { required: true, help: 'index directory' },
   'export-projections': { help: 'write the projections as safetensors (<layer>.in [k_in, d_in], <layer>.out [k_out, d_out], float32)' },
   backend: engineFlags.backend,
+  quiet: engineFlags.quiet,
 };
 
 export async function infoCommand(argv: string[]): Promise<unknown> {

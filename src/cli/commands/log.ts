@@ -4,7 +4,7 @@ import { parseArgs, intFlag, UsageError, type FlagSpec } from '../args.ts';
 import { decodeProjections } from '../../logra/projections.ts';
 import type { HessianKind, ProjectionInit, StoreDtype } from '../../logra/types.ts';
 import { FsStore } from '../../store/fs.ts';
-import { dataFlags, engineFlags, engineFrom, loadModelFile, oneOf, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
+import { dataFlags, engineFlags, engineFrom, loadModelFile, numFlag, oneOf, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
 
 export const logSpec: Record<string, FlagSpec> = {
   model: { required: true, help: 'the .onnx model' },
@@ -23,6 +23,8 @@ export const logSpec: Record<string, FlagSpec> = {
   dtype: { help: 'stored gradients: f32 | f16 (default f32)' },
   batch: { help: 'examples per model run (default 8)' },
   'pca-examples': { help: 'PCA init: examples for the statistics pass (default all)' },
+  'chunk-mb': { help: 'target size of a stored chunk in MiB (default 4)' },
+  'flush-seconds': { help: 'commit at least this often, in seconds (default 10; a crash loses at most this much work)' },
   ...dataFlags,
   ...engineFlags,
 };
@@ -51,6 +53,8 @@ export async function logCommand(argv: string[]): Promise<unknown> {
         store, init, projections, hessian, dtype, seed, signal,
         kIn: intFlag(a['k-in'], 'k-in', 16), kOut: intFlag(a['k-out'], 'k-out', 16),
         batchSize: intFlag(a.batch, 'batch', 8),
+        chunkBytes: numFlag(a['chunk-mb'], 'chunk-mb', 4) * 2 ** 20,
+        flushMs: numFlag(a['flush-seconds'], 'flush-seconds', 10) * 1000,
         pcaExamples: a['pca-examples'] !== undefined ? intFlag(a['pca-examples'], 'pca-examples', 1) : undefined,
         onProgress: (e) => {
           if (e.stage === 'log') logged = e.done - (e.skipped ?? 0);
