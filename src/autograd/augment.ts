@@ -32,6 +32,9 @@ export interface AugmentOptions {
   tokenProjections?: boolean;
   /** KFAC statistics summed over the batch's real tokens: logra_a.i = X^T X [d_in, d_in], logra_s.i = DY^T DY */
   kfacStats?: boolean;
+  /** with project: the projected KFAC statistics, logra_ap.i = X~^T X~ [k_in, k_in] over real tokens and
+   *  logra_sp.i = DY~^T DY~ [k_out, k_out] (X~ = X P_in^T, DY~ = DY P_out^T) */
+  projectedKfac?: boolean;
   /** name of the logits output (default: the output named "logits", else the first output) */
   logits?: string;
 }
@@ -49,6 +52,8 @@ export interface TapOutputs {
   dp?: string[];
   a?: string[];
   s?: string[];
+  ap?: string[];
+  sp?: string[];
 }
 
 export interface Augmented {
@@ -109,6 +114,8 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
     dp: want(opts.project && opts.tokenProjections),
     a: want(opts.kfacStats),
     s: want(opts.kfacStats),
+    ap: want(opts.project && opts.projectedKfac),
+    sp: want(opts.project && opts.projectedKfac),
   };
   const newOutputs: string[] = [];
   const named = (v: string, name: string) => {
@@ -143,6 +150,13 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
       outputs.g.push(named(e.op('MatMul', [e.transpose(dp, [0, 2, 1]), xp]), `logra_g.${i}`));
       if (outputs.xp) outputs.xp.push(named(xp, `logra_xp.${i}`));
       if (outputs.dp) outputs.dp.push(named(dp, `logra_dp.${i}`));
+      if (outputs.ap) {
+        let xf = e.reshape(xp, e.op('Concat', [e.ints([-1]), e.dimOf(pin, 0)], { axis: 0 }));
+        if (tokenMask) xf = e.mul(xf, tokenMask);
+        const df = e.reshape(dp, e.op('Concat', [e.ints([-1]), e.dimOf(pout, 0)], { axis: 0 }));
+        outputs.ap.push(named(e.op('Gemm', [xf, xf], { transA: 1 }), `logra_ap.${i}`));
+        outputs.sp!.push(named(e.op('Gemm', [df, df], { transA: 1 }), `logra_sp.${i}`));
+      }
     }
     if (outputs.a) {
       let xf = e.reshape(l.x, e.ints([-1, l.dIn]));

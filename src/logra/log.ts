@@ -2,7 +2,7 @@
 // and the projected KFAC factors of each chunk. Resumable: ids the store already holds are skipped; rows are
 // committed in chunks (by size, or every flushMs), each commit atomic, so a crash loses at most the rows not yet
 // committed and never duplicates or corrupts one.
-import type { KernelBackend, BTensor } from '../kernels/backend.ts';
+import type { KernelBackend } from '../kernels/backend.ts';
 import { encodeChunk } from '../store/chunk.ts';
 import { checkSettings, sweepOrphans, MANIFEST_VERSION, StoreError, type IndexSettings, type LogStore, type Manifest, type Blob } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
@@ -116,14 +116,13 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   const buf = new Float32Array((Math.min(chunkRows, todo.length) + batchSize) * cols);
   let ids: string[] = [];
   let tokens = 0;
-  let A: BTensor[] = [], S: BTensor[] = [];
+  // projected KFAC factors of the rows not yet committed (summed in float64 from the model's per-batch outputs)
+  const A = settings.layers.map((l) => new Float64Array(l.kIn * l.kIn));
+  const S = settings.layers.map((l) => new Float64Array(l.kOut * l.kOut));
   const resetStats = () => {
-    for (const t of [...A, ...S]) t.dispose();
-    A = settings.layers.map((l) => backend.zeros([l.kIn, l.kIn]));
-    S = settings.layers.map((l) => backend.zeros([l.kOut, l.kOut]));
+    for (const t of [...A, ...S]) t.fill(0);
     tokens = 0;
   };
-  resetStats();
   let lastFlush = performance.now();
 
   const flush = async () => {
@@ -135,8 +134,8 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
     const stats: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (let l = 0; l < L; l++) {
       const sl = settings.layers[l];
-      stats[`${l}.a`] = { shape: [sl.kIn, sl.kIn], data: await backend.read(A[l]) };
-      stats[`${l}.s`] = { shape: [sl.kOut, sl.kOut], data: await backend.read(S[l]) };
+      stats[`${l}.a`] = { shape: [sl.kIn, sl.kIn], data: Float32Array.from(A[l]) };
+      stats[`${l}.s`] = { shape: [sl.kOut, sl.kOut], data: Float32Array.from(S[l]) };
     }
     const kfacBytes = packTensors(stats, { tokens: String(tokens), examples: String(rows) });
     const kfacKey = `kfac-${key}`;
@@ -155,43 +154,34 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   };
 
   let processed = 0;
-  try {
-    for (let s = 0; s < todo.length; s += batchSize) {
-      if (opts.signal?.aborted) {
-        await flush();
-        throw new AbortError('logging');
-      }
-      const batch = todo.slice(s, s + batchSize);
-      const r = await tm.run(batch);
-      for (let b = 0; b < r.B; b++) {
-        const at = ids.length * cols;
-        let c = 0;
-        for (let l = 0; l < L; l++) {
-          const k = settings.layers[l].kIn * settings.layers[l].kOut;
-          buf.set(r.layers[l].g!.subarray(b * k, (b + 1) * k), at + c);
-          c += k;
-        }
-        ids.push(r.ids[b]);
-      }
-      const mask = backend.tensor(r.mask, [r.B, r.T]);
-      for (let l = 0; l < L; l++) {
-        const sl = settings.layers[l];
-        const xp = backend.tensor(r.layers[l].xp!, [r.B, r.T, sl.kIn]);
-        const dp = backend.tensor(r.layers[l].dp!, [r.B, r.T, sl.kOut]);
-        await backend.kfacAccumulate(A[l], S[l], xp, dp, mask);
-        xp.dispose();
-        dp.dispose();
-      }
-      mask.dispose();
-      tokens += r.lengths.reduce((a, c) => a + c, 0);
-      processed += batch.length;
-      if (ids.length >= chunkRows || performance.now() - lastFlush >= flushMs) await flush();
-      progress(processed);
+  for (let s = 0; s < todo.length; s += batchSize) {
+    if (opts.signal?.aborted) {
+      await flush();
+      throw new AbortError('logging');
     }
-    await flush();
-  } finally {
-    for (const t of [...A, ...S]) t.dispose();
+    const batch = todo.slice(s, s + batchSize);
+    const r = await tm.run(batch);
+    for (let b = 0; b < r.B; b++) {
+      const at = ids.length * cols;
+      let c = 0;
+      for (let l = 0; l < L; l++) {
+        const k = settings.layers[l].kIn * settings.layers[l].kOut;
+        buf.set(r.layers[l].g!.subarray(b * k, (b + 1) * k), at + c);
+        c += k;
+      }
+      ids.push(r.ids[b]);
+    }
+    for (let l = 0; l < L; l++) {
+      const ap = r.layers[l].ap!, sp = r.layers[l].sp!;
+      for (let j = 0; j < ap.length; j++) A[l][j] += ap[j];
+      for (let j = 0; j < sp.length; j++) S[l][j] += sp[j];
+    }
+    tokens += r.lengths.reduce((a, c) => a + c, 0);
+    processed += batch.length;
+    if (ids.length >= chunkRows || performance.now() - lastFlush >= flushMs) await flush();
+    progress(processed);
   }
+  await flush();
   return manifest;
 }
 

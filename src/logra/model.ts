@@ -1,5 +1,6 @@
 // A model loaded for attribution: its bytes and hash, the tapped layers, and the augmented sessions it needs
-// (built lazily, once each): 'project' (in-graph LoGra projection + per-token projections; logging and queries) and
+// (built lazily, once each): 'project' (in-graph LoGra projection, per-token projections and projected KFAC
+// statistics; logging and queries) and
 // 'stats' (KFAC statistics of the full layer inputs/outputs; the PCA init pass).
 import { TapModel } from '../runtime/taps.ts';
 import type { LayerInfo } from '../autograd/layers.ts';
@@ -51,14 +52,14 @@ export class LoadedModel {
     const source = opts.source ?? 'model.onnx';
     const [sha, project] = await Promise.all([
       sha256Hex(bytes),
-      TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, ep: opts.ep, device: opts.device, source }),
+      TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source }),
     ]);
     return new LoadedModel(bytes, sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
   }
 
   /** the session with in-graph projection and per-token projections */
   projector(): Promise<TapModel> {
-    return this.session('project', { taps: false, project: true, tokenProjections: true });
+    return this.session('project', { taps: false, project: true, tokenProjections: true, projectedKfac: true });
   }
 
   /** the session returning KFAC statistics X^T X and DY^T DY of the full layer inputs and output gradients */
@@ -66,7 +67,7 @@ export class LoadedModel {
     return this.session('stats', { taps: false, kfacStats: true });
   }
 
-  private session(key: string, o: { taps: boolean; project?: boolean; tokenProjections?: boolean; kfacStats?: boolean }): Promise<TapModel> {
+  private session(key: string, o: { taps: boolean; project?: boolean; tokenProjections?: boolean; projectedKfac?: boolean; kfacStats?: boolean }): Promise<TapModel> {
     let s = this.sessions.get(key);
     if (!s) {
       s = TapModel.create(this.bytes, { ...o, task: this.task, layers: exactLayers(this.layers.map((l) => l.name)), reduction: this.reduction, ep: this.ep, device: this.device, source: this.source });

@@ -34,6 +34,9 @@ export interface LayerTaps {
   /** KFAC statistics summed over the batch's real tokens: [d_in, d_in] and [d_out, d_out] (kfacStats: true) */
   a?: Float32Array;
   s?: Float32Array;
+  /** projected KFAC statistics over the batch's real tokens: [k_in, k_in] and [k_out, k_out] (projectedKfac: true) */
+  ap?: Float32Array;
+  sp?: Float32Array;
 }
 
 /** LoGra projection matrices of one layer: P_in [k_in, d_in] and P_out [k_out, d_out], row-major. */
@@ -147,6 +150,8 @@ export class TapModel {
         dp: opt(o.dp, i),
         a: opt(o.a, i),
         s: opt(o.s, i),
+        ap: opt(o.ap, i),
+        sp: opt(o.sp, i),
       };
     });
     const mask = new Float32Array(b.B * b.T);
