@@ -1,9 +1,14 @@
 // Kernel benchmark, one run per runtime: GEMM GFLOP/s of our WGSL kernel vs onnxruntime-web's own MatMul on the
 // same adapter and device (WebGPU EP) vs the CPU backend (ORT wasm MatMul graphs); the fused LoGra projection vs the
 // dense TRAK-style baseline at GPT-2-small MLP widths (d_in 768 -> d_out 3072, k_in = k_out = 64, T = 128) as a
-// throughput ratio; eigendecomposition time for n = 256, 1024, 4096 (skipped when the time predicted from the
-// previous size exceeds the budget).
-//   Node (Dawn):      npx tsx bench/kernels.ts [--quick] [--budget 90] [--json out.json]
+// throughput ratio; eigendecomposition time for n = 256, 1024, 4096 for each placement: the CPU backend's blocked
+// Householder + divide and conquer with ORT-wasm GEMMs (the 'host' placement of the WebGPU backend too), the
+// WebGPU 'hybrid' placement (same algorithm, our WGSL GEMMs), WGSL parallel Jacobi, and the old float64
+// Householder + QL reference, with accuracy (||AV - VW||/||A||, ||V^T V - I||_F, checked with float64 ORT GEMMs up
+// to n = 1024, or always with --check-all); blocked Cholesky + solve (the damped preconditioner) for n = 1024, 4096.
+// A measurement whose time predicted from the previous size (n^3) exceeds the budget is skipped with a note
+// (software adapters: Jacobi and hybrid stop before 4096); the CPU backend's eigh runs every size.
+//   Node (Dawn):      npx tsx bench/kernels.ts [--quick] [--budget 90] [--check-all] [--json out.json]
 //   Deno (wgpu):      node scripts/deno.js run --allow-read --allow-env --allow-write=/tmp bench/kernels.ts
 //   Chromium:         KERNELS_BENCH=1 npx playwright test test/e2e/kernels-bench.spec.ts
 // Dense baseline scaling: its dense projection R [k, d_in d_out] (4096 x 2.4M) is regenerated on the fly (TRAK's
@@ -15,9 +20,13 @@ import { jsRuntime } from '../src/gpu/runtime.ts';
 import { prepareNodeForOrtWebGpu, webGpuEp } from '../src/gpu/ort-share.ts';
 import { gemm } from '../src/kernels/gemm.ts';
 import { loGraProject, perExampleGrad, denseProject } from '../src/kernels/logra.ts';
-import { eigh } from '../src/kernels/eigh.ts';
+import { eigh, eighHybrid } from '../src/kernels/eigh.ts';
+import { precondition } from '../src/kernels/cholesky.ts';
 import { CpuBackend, CpuTensor } from '../src/kernels/cpu-backend.ts';
 import { refEigh } from '../src/kernels/reference/eigh.ts';
+import { blockedEigh } from '../src/kernels/eigh-blocked.ts';
+import { OrtLinalg } from '../src/kernels/eigh-host.ts';
+import { OrtGraphs } from '../src/kernels/ort-graphs.ts';
 import { normalRows } from '../src/kernels/reference/rng.ts';
 import { loadOrt } from '../src/runtime/ort.ts';
 import { onnx, Long, encodeModel } from '../src/onnx/codec.ts';
@@ -26,13 +35,15 @@ import { DataType } from '../src/onnx/tensor.ts';
 
 export interface BenchOptions {
   quick?: boolean;
-  /** seconds: skip a measurement whose predicted time exceeds this (default 90) */
+  /** seconds: skip a measurement whose predicted time exceeds this (default 90; not applied to the CPU backend's eigh) */
   budgetS?: number;
+  /** check eigh accuracy at every size (float64 GEMMs; ~1 min extra at n = 4096) */
+  checkAll?: boolean;
   log?: (line: string) => void;
 }
 
 export interface BenchRow {
-  section: 'gemm' | 'logra' | 'eigh';
+  section: 'gemm' | 'logra' | 'eigh' | 'cholesky';
   what: string;
   impl: string;
   ms: number | null;
@@ -207,42 +218,102 @@ export async function runKernelBench(opts: BenchOptions = {}): Promise<{ rows: B
     }
 
     // ---------------- eigendecomposition ----------------
-    const eigSizes = [256, 1024, 4096];
-    const spd = (n: number) => {
+    const eigSizes = opts.quick ? [256, 1024] : [256, 1024, 4096];
+    const graphs = await OrtGraphs.create();
+    const la32 = new OrtLinalg(graphs.ort, 'f32'), la64 = new OrtLinalg(graphs.ort, 'f64');
+    const spd = async (n: number) => {
+      // A = G G^T / n + 1e-3 I (float32; timing depends little on the spectrum)
       const g = rand(n * n, n);
-      const a = new Float32Array(n * n);
-      // A = G G^T / n + I (well conditioned; timing does not depend on the spectrum much)
-      const gg = new CpuTensor(g, [n, n]);
-      return cpu.gemm(gg, gg, { transB: true, alpha: 1 / n }).then((t) => {
-        a.set(t.data);
-        for (let i = 0; i < n; i++) a[i * n + i] += 1;
-        return a;
-      });
+      const a = Float32Array.from(await la32.matmul(g, g, n, n, n, false, true));
+      for (let i = 0; i < n * n; i++) a[i] /= n;
+      for (let i = 0; i < n; i++) a[i * n + i] += 1e-3;
+      return a;
     };
-    for (const impl of ['WebGPU Jacobi (f32)', 'CPU Householder + QL (f64)'] as const) {
+    /** ||A V - V diag(w)||_F / ||A||_F and ||V^T V - I||_F with float64 ORT GEMMs */
+    const accuracy = async (a: Float32Array, n: number, w: ArrayLike<number>, v: Float32Array) => {
+      const av = await la64.matmul(a, v, n, n, n, false, false);
+      const vtv = await la64.matmul(v, v, n, n, n, true, false);
+      let num = 0, den = 0, orth = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          num += (av[i * n + j] - v[i * n + j] * w[j]) ** 2;
+          den += a[i * n + j] ** 2;
+          orth += (vtv[i * n + j] - (i === j ? 1 : 0)) ** 2;
+        }
+      return `residual ${Math.sqrt(num / den).toExponential(1)}, orthogonality ${Math.sqrt(orth).toExponential(1)}`;
+    };
+    const impls = ['CPU backend: blocked Householder + D&C (ORT f32 GEMMs)', 'WebGPU hybrid: blocked + D&C (WGSL GEMMs)', 'WebGPU Jacobi (f32)', 'float64 Householder + QL (JS reference)'] as const;
+    for (const impl of impls) {
       let prev: { n: number; ms: number } | null = null;
+      // the CPU backend's solver always runs every size (n = 4096 takes minutes on 2 busy cores, not hours)
+      const cpuImpl = impl.startsWith('CPU backend');
       for (const n of eigSizes) {
         const predicted = prev ? prev.ms * (n / prev.n) ** 3 : 0;
-        if (predicted > budget) {
-          add({ section: 'eigh', what: `n=${n}`, impl, ms: null, value: null, unit: 's', note: `skipped: predicted ${(predicted / 1000).toFixed(0)} s > budget ${budget / 1000} s` });
+        const implBudget = budget;
+        if (!cpuImpl && predicted > implBudget) {
+          add({ section: 'eigh', what: `n=${n}`, impl, ms: null, value: null, unit: 's', note: `skipped: predicted ${(predicted / 1000).toFixed(0)} s > budget ${implBudget / 1000} s${impl.startsWith('WebGPU') && ctx.adapter.isFallbackAdapter ? ' (software adapter: use the host placement)' : ''}` });
           continue;
         }
         const a = await spd(n);
         const t0 = now();
-        let note = '';
-        if (impl.startsWith('WebGPU')) {
+        const phases: string[] = [];
+        let w: ArrayLike<number> = [], v: Float32Array | null = null;
+        if (impl.startsWith('CPU backend')) {
+          const r = await blockedEigh(a, n, la32, { onPhase: (p, ms) => phases.push(`${p} ${(ms / 1000).toFixed(1)} s`) });
+          w = r.values;
+          v = Float32Array.from(r.vectors);
+        } else if (impl.startsWith('WebGPU hybrid')) {
           const t = fromHost(ctx, a, [n, n]);
-          const r = await eigh(ctx, t);
-          await ctx.sync();
-          note = `${r.sweeps} sweeps`;
+          const r = await eighHybrid(ctx, t, { onPhase: (p, ms) => phases.push(`${p} ${(ms / 1000).toFixed(1)} s`) });
+          w = r.values;
+          v = await r.vectors.read();
           r.vectors.dispose();
           t.dispose();
-        } else refEigh(a, n);
+        } else if (impl.startsWith('WebGPU Jacobi')) {
+          const t = fromHost(ctx, a, [n, n]);
+          const r = await eigh(ctx, t);
+          w = r.values;
+          v = await r.vectors.read();
+          phases.push(`${r.sweeps} sweeps`);
+          r.vectors.dispose();
+          t.dispose();
+        } else {
+          const r = refEigh(a, n);
+          w = r.values;
+          v = Float32Array.from(r.vectors);
+        }
         const ms = now() - t0;
-        add({ section: 'eigh', what: `n=${n}`, impl, ms, value: ms / 1000, unit: 's', note });
+        if (v && (n <= 1024 || opts.checkAll)) phases.push(await accuracy(a, n, w, v));
+        add({ section: 'eigh', what: `n=${n}`, impl, ms, value: ms / 1000, unit: 's', note: phases.join('; ') });
         prev = { n, ms };
       }
     }
+
+    // ---------------- damped preconditioner: blocked Cholesky + solve ----------------
+    for (const n of opts.quick ? [1024] : [1024, 4096]) {
+      const a = await spd(n);
+      const m = 64;
+      const g = rand(m * n, 7);
+      const lambda = 0.1;
+      {
+        const t0 = now();
+        await cpu.precondition(new CpuTensor(a, [n, n]), lambda, new CpuTensor(g, [m, n]));
+        const ms = now() - t0;
+        add({ section: 'cholesky', what: `n=${n}, ${m} right-hand sides`, impl: 'CPU backend: blocked Cholesky + solves (f64, ORT f64 GEMMs)', ms, value: ms / 1000, unit: 's' });
+      }
+      if (n <= 1024 || !ctx.adapter.isFallbackAdapter) {
+        const t = fromHost(ctx, a, [n, n]), gt = fromHost(ctx, g, [m, n]);
+        const t0 = now();
+        const x = await precondition(ctx, t, lambda, gt);
+        await ctx.sync();
+        const ms = now() - t0;
+        add({ section: 'cholesky', what: `n=${n}, ${m} right-hand sides`, impl: 'WebGPU: blocked Cholesky + solves (f32)', ms, value: ms / 1000, unit: 's' });
+        for (const z of [t, gt, x]) z.dispose();
+      } else add({ section: 'cholesky', what: `n=${n}, ${m} right-hand sides`, impl: 'WebGPU: blocked Cholesky + solves (f32)', ms: null, value: null, unit: 's', note: 'skipped on the software adapter' });
+    }
+    await la32.dispose();
+    await la64.dispose();
+    await graphs.dispose();
   } finally {
     cpu.dispose();
     ctx.destroy();
@@ -262,7 +333,7 @@ const isMain = (import.meta as { main?: boolean }).main === true || (!!g.process
 if (isMain) {
   const args = g.Deno?.args ?? g.process!.argv.slice(2);
   const val = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const res = await runKernelBench({ quick: args.includes('--quick'), budgetS: val('--budget') ? Number(val('--budget')) : undefined });
+  const res = await runKernelBench({ quick: args.includes('--quick'), budgetS: val('--budget') ? Number(val('--budget')) : undefined, checkAll: args.includes('--check-all') });
   console.log(`\n${res.header}\n\n${res.markdown}`);
   const json = val('--json');
   if (json) {

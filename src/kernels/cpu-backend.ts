@@ -1,13 +1,15 @@
 // CPU backend: the same operations as the WebGPU backend. GEMM-shaped work (GEMM, LoGra projection, per-example
 // gradients, covariance/KFAC accumulation, scoring) runs as tiny ONNX graphs on onnxruntime-web's wasm EP
-// (multi-threaded MatMul); eigendecomposition, Cholesky and solves run in float64 TypeScript (reference/*.ts);
-// random projections use the reference generator (bit-identical to the GPU's).
+// (multi-threaded MatMul); eigendecomposition (blocked Householder + divide and conquer, eigh-blocked.ts), Cholesky
+// and solves (blocked, cholesky-blocked.ts) run in float64 TypeScript with their O(n^3) parts as ORT MatMul graphs
+// (eigh-host.ts); random projections use the reference generator (bit-identical to the GPU's).
 import { ShapeError } from '../gpu/errors.ts';
 import { numel } from '../gpu/tensor.ts';
 import type { BGemmOptions, BTaps, BTensor, BTopK, KernelBackend } from './backend.ts';
 import { OrtGraphs, gemmGraph, loGraGraph, type Feed } from './ort-graphs.ts';
-import { refEigh } from './reference/eigh.ts';
-import { refCholesky, refCholeskySolve } from './reference/cholesky.ts';
+import { blockedEigh } from './eigh-blocked.ts';
+import { OrtLinalg } from './eigh-host.ts';
+import { blockedCholesky, blockedCholeskySolve } from './cholesky-blocked.ts';
 import { normalMatrix, normalRows, type ProjectionSpec } from './reference/rng.ts';
 import { packHalf, unpackHalf } from './reference/f16.ts';
 import type { ScoreMode } from './reference/score.ts';
@@ -40,7 +42,13 @@ export class CpuBackend implements KernelBackend {
   readonly kind = 'cpu' as const;
   readonly description: string;
 
+  /** eigensolver products in float32 (ORT's fast MatMul), Cholesky/solves in float64 */
+  private readonly linalg32: OrtLinalg;
+  private readonly linalg64: OrtLinalg;
+
   private constructor(private readonly graphs: OrtGraphs) {
+    this.linalg32 = new OrtLinalg(graphs.ort, 'f32');
+    this.linalg64 = new OrtLinalg(graphs.ort, 'f64');
     this.description = `onnxruntime-web wasm (${graphs.ort.env.wasm.numThreads || hardwareThreads()} threads) + float64 TypeScript`;
   }
 
@@ -167,7 +175,7 @@ export class CpuBackend implements KernelBackend {
   async eigh(a: BTensor): Promise<{ values: Float32Array; vectors: CpuTensor }> {
     const A = cpu(a, 'A');
     const n = square('eigh', A);
-    const r = refEigh(A.data, n);
+    const r = await blockedEigh(A.data, n, this.linalg32);
     return { values: Float32Array.from(r.values), vectors: new CpuTensor(Float32Array.from(r.vectors), [n, n]) };
   }
 
@@ -175,8 +183,8 @@ export class CpuBackend implements KernelBackend {
     const A = cpu(a, 'A'), G = cpu(g, 'G');
     const n = square('precondition', A);
     if (G.shape[G.shape.length - 1] !== n) throw new ShapeError('precondition', `rows of G must have length ${n}`);
-    const L = refCholesky(A.data, n, lambda);
-    return new CpuTensor(Float32Array.from(refCholeskySolve(L, n, G.data, G.data.length / Math.max(n, 1))), [...G.shape]);
+    const f = await blockedCholesky(A.data, n, lambda, this.linalg64.matmul);
+    return new CpuTensor(Float32Array.from(await blockedCholeskySolve(f, G.data, G.data.length / Math.max(n, 1), this.linalg64.matmul)), [...G.shape]);
   }
 
   async dampedInverse(a: BTensor, lambda: number): Promise<CpuTensor> {
@@ -248,6 +256,8 @@ export class CpuBackend implements KernelBackend {
   }
 
   dispose(): void {
+    void this.linalg32.dispose();
+    void this.linalg64.dispose();
     void this.graphs.dispose();
   }
 }

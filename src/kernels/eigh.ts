@@ -6,13 +6,20 @@
 // inside a sweep), it needs no tridiagonal solver on the host, it keeps V orthogonal to working precision, and it is
 // accurate for clustered and tiny eigenvalues (condition numbers 1e6+ in float32), which covariance matrices have.
 // Cost: about 6-10 sweeps x N rounds x O(N^2) memory traffic, i.e. O(N^3) per sweep; on a real GPU an n = 4096
-// solve is ~40k dispatches of ~128 MB each. For very large n on slow adapters use the CPU backend's float64
-// Householder + QL solver (reference/eigh.ts) or a top-k method.
-// Measured accuracy: see test/kernels/eigh.test.ts (residual ||AV - V diag(w)||_F / ||A||_F and ||V^T V - I||_F).
+// solve is ~40k dispatches of ~128 MB each. On software adapters it is hopeless beyond n ~ 256 (79 s at n = 256 on
+// SwiftShader under load): use eighHybrid below or the host placement (eigh-blocked.ts).
+// Measured accuracy: see test/kernels/suite.ts (residual ||AV - V diag(w)||_F / ||A||_F and ||V^T V - I||_F).
+//
+// For large n this file also has eighHybrid: the blocked Householder + divide-and-conquer solver of
+// eigh-blocked.ts with its GEMMs on this device (O(n^3) on the GPU, ~n small read-backs), and the WebGPU backend
+// can run the same solver on the host with onnxruntime-web wasm GEMMs ('host', the fastest choice on software
+// adapters). Which one runs is the backend's `eigh` option (see webgpu-backend.ts).
 import type { GpuContext } from '../gpu/device.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { GpuTensor, empty } from '../gpu/tensor.ts';
+import { GpuTensor, empty, fromHost } from '../gpu/tensor.ts';
 import { gemm } from './gemm.ts';
+import { blockedEigh, type BlockedEighOptions, type HostLinalg } from './eigh-blocked.ts';
+import type { FloatArray } from './reference/tridiag.ts';
 import { ceilDiv, uniformBlock } from './util.ts';
 
 export interface EighOptions {
@@ -119,4 +126,74 @@ export async function eigh(ctx: GpuContext, a: GpuTensor, opts: EighOptions = {}
     ctx.release(v);
     ctx.release(stats);
   }
+}
+
+/**
+ * HostLinalg on this device: each product uploads its operands (float32), runs our GEMM and reads the result back;
+ * the tridiagonalisation's fixed trailing matrix is uploaded once per panel and each matrix-vector product moves
+ * only two vectors. For blockedEigh in the 'hybrid' mode: the O(n^3) work on the GPU, the O(n^2) work and the
+ * sequential parts on the host; one read-back per Householder vector (~n of them).
+ */
+export interface GpuLinalgTuning {
+  /** smallest m*n*k sent to the GPU (smaller products run in JS; default 2^20) */
+  matmulMinWork?: number;
+  /** smallest trailing matrix whose matrix-vector products run on the GPU (default 256) */
+  fixedMatvecMin?: number;
+}
+
+export function gpuLinalg(ctx: GpuContext, tune: GpuLinalgTuning = {}): HostLinalg {
+  const up = (x: FloatArray, shape: number[]) => fromHost(ctx, x instanceof Float32Array ? x : Float32Array.from(x), shape);
+  return {
+    precision: 'f32',
+    matmulMinWork: tune.matmulMinWork ?? 2 ** 20,
+    fixedMatvecMin: tune.fixedMatvecMin ?? 256,
+    async matmul(a, b, m, n, k, transA, transB) {
+      if (m === 0 || n === 0 || k === 0) return new Float32Array(m * n);
+      const A = up(a, transA ? [k, m] : [m, k]), B = up(b, transB ? [n, k] : [k, n]);
+      try {
+        const c = await gemm(ctx, A, B, { transA, transB });
+        try {
+          return await c.read();
+        } finally {
+          c.dispose();
+        }
+      } finally {
+        A.dispose();
+        B.dispose();
+      }
+    },
+    async fixedMatvec(a, n) {
+      // a trailing matrix larger than one binding is fine: the GEMM splits it into row blocks
+      ctx.checkBufferSize(n * n * 4, `eigh (hybrid): trailing matrix ${n} x ${n}`);
+      const A = up(a, [n, n]);
+      return {
+        async mul(x) {
+          const X = up(x, [n, 1]);
+          try {
+            const y = await gemm(ctx, A, X);
+            try {
+              return await y.read();
+            } finally {
+              y.dispose();
+            }
+          } finally {
+            X.dispose();
+          }
+        },
+        dispose: () => A.dispose(),
+      };
+    },
+  };
+}
+
+/**
+ * Blocked Householder tridiagonalisation + divide and conquer + blocked back-transformation (eigh-blocked.ts) with
+ * the products on this device (gpuLinalg). Float64 on the host, float32 products on the GPU.
+ */
+export async function eighHybrid(ctx: GpuContext, a: GpuTensor, opts: BlockedEighOptions & GpuLinalgTuning = {}): Promise<{ values: Float32Array; vectors: GpuTensor }> {
+  if (a.shape.length !== 2 || a.shape[0] !== a.shape[1]) throw new ShapeError('eigh', `A must be square [n, n], got [${a.shape.join(', ')}]`);
+  const n = a.shape[0];
+  ctx.checkBufferSize(n * n * 4, `eigh: eigenvectors ${n} x ${n}`);
+  const r = await blockedEigh(await a.read(), n, gpuLinalg(ctx, opts), opts);
+  return { values: Float32Array.from(r.values), vectors: fromHost(ctx, Float32Array.from(r.vectors), [n, n]) };
 }

@@ -4,6 +4,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { createBackend, type KernelBackend } from '../../src/kernels/backend.ts';
 import { withWatchdog } from '../../src/gpu/watchdog.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
+import { rng, randSpd, eighErrors } from './oracle.ts';
 import { backendCases } from './backend-suite.ts';
 import { failures, formatMetrics } from './suite.ts';
 
@@ -24,10 +25,14 @@ describe('backend selection', () => {
     expect(auto.kind).toBe('cpu');
     await expect(createBackend({ backend: 'webgpu', gpu })).rejects.toThrow(GpuUnavailableError);
   });
-  it("'auto' picks WebGPU where an adapter exists; 'cpu' forces the CPU", async () => {
+  it("'auto' picks WebGPU where an adapter exists (a software one only with softwareAdapter: 'gpu'); 'cpu' forces the CPU", async () => {
+    const gpuAuto = await createBackend({ softwareAdapter: 'gpu' });
+    made.push(gpuAuto);
+    expect(gpuAuto.kind).toBe('webgpu');
     const auto = await createBackend();
     made.push(auto);
-    expect(auto.kind).toBe('webgpu');
+    const software = gpuAuto.description.includes('software fallback');
+    expect(auto.kind).toBe(software ? 'cpu' : 'webgpu');
     const cpu = await make('cpu');
     expect(cpu.kind).toBe('cpu');
     expect(cpu.description).toMatch(/onnxruntime-web wasm/);
@@ -52,3 +57,19 @@ for (const kind of ['cpu', 'webgpu'] as const) {
     });
   });
 }
+
+describe("WebGPU backend eigh placements ('gpu' Jacobi, 'hybrid', 'host')", () => {
+  for (const eigh of ['gpu', 'hybrid', 'host'] as const) {
+    it(`${eigh}: residual and orthogonality <= 1e-4 on SPD cond 1e6`, async () => {
+      const be = await withWatchdog(`create webgpu backend (${eigh})`, 60_000, createBackend({ backend: 'webgpu', eigh }));
+      made.push(be);
+      const n = 37;
+      const { a32, a64 } = randSpd(rng(90), n, 1e6);
+      const r = await withWatchdog(`eigh ${eigh}`, 60_000, be.eigh(be.tensor(a32, [n, n])));
+      const e = eighErrors(a64, n, r.values, await be.read(r.vectors));
+      console.log(`[webgpu eigh=${eigh}] residual=${e.residual.toExponential(2)} orthogonality=${e.orthogonality.toExponential(2)}`);
+      expect(e.residual).toBeLessThanOrEqual(1e-4);
+      expect(e.orthogonality).toBeLessThanOrEqual(1e-4);
+    }, 70_000);
+  }
+});

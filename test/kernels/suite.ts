@@ -8,7 +8,7 @@ import { withWatchdog } from '../../src/gpu/watchdog.ts';
 import { gemm } from '../../src/kernels/gemm.ts';
 import { loGraProject, denseBaseline } from '../../src/kernels/logra.ts';
 import { syrk, kfacAccumulate } from '../../src/kernels/syrk.ts';
-import { eigh } from '../../src/kernels/eigh.ts';
+import { eigh, eighHybrid } from '../../src/kernels/eigh.ts';
 import { cholesky, choleskySolve, dampedInverse } from '../../src/kernels/cholesky.ts';
 import { score, TopK } from '../../src/kernels/score.ts';
 import { randomNormal } from '../../src/kernels/rng.ts';
@@ -262,6 +262,35 @@ export const cases: OracleCase[] = [
     },
   },
   {
+    name: 'eigh (hybrid: blocked Householder + divide and conquer, GEMMs on the GPU): SPD cond 1e6, rank-deficient',
+    async run(ctx) {
+      const r = rng(18);
+      const out: Metrics = {};
+      const mats: [string, number, Float64Array, Float32Array][] = [];
+      for (const n of [70, 45]) {
+        const s = randSpd(r, n, 1e6);
+        mats.push([`spd n=${n} cond=1e6`, n, s.a64, s.a32]);
+      }
+      {
+        const n = 40, g = randn(r, 12 * n);
+        const c = Float32Array.from(refSyrk(new Float64Array(n * n), g, 12, n, undefined, 0.1));
+        mats.push([`psd n=${n} rank 12`, n, Float64Array.from(c), c]);
+      }
+      for (const [label, n, a64, a32] of mats) {
+        const a = up(ctx, a32, [n, n]);
+        // small panels and every product on the GPU, so that all paths run at test sizes
+        const res = await eighHybrid(ctx, a, { nb: 8, matmulMinWork: 1, fixedMatvecMin: 1 });
+        const e = eighErrors(a64, n, res.values, await res.vectors.read());
+        out[`${label}: residual`] = m(e.residual);
+        out[`${label}: orthogonality`] = m(e.orthogonality);
+        out[`${label}: eigenvalues vs f64`] = m(relErr(res.values, refEigh(a64, n).values));
+        a.dispose();
+        res.vectors.dispose();
+      }
+      return out;
+    },
+  },
+  {
     name: 'cholesky + solves: damped preconditioner (C + lambda I)^{-1} g for many g, cond 1e6',
     async run(ctx) {
       const r = rng(15);
@@ -291,6 +320,15 @@ export const cases: OracleCase[] = [
           ind[i * n + j] = s;
         }
         out[`n=${n}: indefinite -> NotPositiveDefiniteError`] = m(await expectError(cholesky(ctx, up(ctx, ind, [n, n]), 0), NotPositiveDefiniteError), 0);
+        out[`n=${n}: indefinite, blocked -> NotPositiveDefiniteError`] = m(await expectError(cholesky(ctx, up(ctx, ind, [n, n]), 0, { block: 8 }), NotPositiveDefiniteError), 0);
+        // blocked factor (GEMM updates between blocks of 8 columns) and blocked solves
+        const fb = await cholesky(ctx, a, lambda, { block: 8 });
+        out[`n=${n}: blocked L vs f64`] = m(relErr(await fb.lower(), refCholesky(a64, n, lambda)));
+        const Xb = await (await choleskySolve(ctx, fb, up(ctx, G, [mRhs, n]), { block: 8 })).read();
+        out[`n=${n}: blocked solve residual`] = m(solveResidual(a64, n, lambda, Xb, G, mRhs));
+        const invb = await (await dampedInverse(ctx, a, lambda, { block: 12 })).read();
+        out[`n=${n}: blocked ||H H^-1 - I||`] = m(solveResidual(a64, n, lambda, invb, eye, n));
+        fb.dispose();
       }
       return out;
     },
@@ -434,6 +472,37 @@ export const cases: OracleCase[] = [
         out['f16 round trip (chunked)'] = m(relErr(back, unpackHalf(packHalf(vals))), 0);
         // a single row larger than a binding cannot be split: a clear error
         out['syrk k=1025 (C > binding) -> GpuLimitError'] = m(await expectError(syrk(small, zeros(small, [1025, 1025]), zeros(small, [2, 1025])), GpuLimitError), 0);
+        {
+          // factor 20 x 20 (1,600 B) fits the 2,048 B binding; 30 right-hand sides (2,400 B) are solved in chunks
+          const nc = 20, { a32, a64 } = randSpd(r, nc, 1e3), Gs = randn(r, 30 * nc);
+          const Xs = await (await (async () => {
+            const f = await cholesky(small, up(small, a32, [nc, nc]), 0.01);
+            try {
+              return await choleskySolve(small, f, up(small, Gs, [30, nc]), { block: 8 });
+            } finally {
+              f.dispose();
+            }
+          })()).read();
+          out['cholesky solve, 30 rows in chunks: residual'] = m(solveResidual(a64, nc, 0.01, Xs, Gs, 30));
+          // matrices beyond the binding limit: typed errors naming the kernel and the limit
+          const big = zeros(small, [24, 24]);
+          const named = async (p: Promise<unknown>, what: RegExp) => {
+            try {
+              await p;
+            } catch (e) {
+              return e instanceof GpuLimitError && what.test(e.message) && /maxStorageBufferBindingSize/.test(e.message) ? 0 : 1;
+            }
+            return 1;
+          };
+          out['cholesky 24 x 24 (> binding) -> GpuLimitError naming cholesky'] = m(await named(cholesky(small, big, 1), /cholesky/), 0);
+          out['eigh (Jacobi) 24 x 24 -> GpuLimitError naming eigh'] = m(await named(eigh(small, big), /eigh/), 0);
+          // the hybrid eigensolver chunks its products instead (GEMMs split into row/column blocks)
+          const ne = 30, se = randSpd(r, ne, 1e6), te = up(small, se.a32, [ne, ne]);
+          const he = await eighHybrid(small, te, { nb: 8, matmulMinWork: 1, fixedMatvecMin: 1 });
+          const ee = eighErrors(se.a64, ne, he.values, await he.vectors.read());
+          out['eigh (hybrid) 30 x 30 (> binding), chunked: residual'] = m(ee.residual);
+          out['eigh (hybrid) 30 x 30 (> binding), chunked: orthogonality'] = m(ee.orthogonality);
+        }
         return out;
       } finally {
         small.destroy();

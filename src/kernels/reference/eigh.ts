@@ -100,8 +100,8 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
   e[0] = 0;
 }
 
-/** W = V^T: row j of W is eigenvector j. */
-function tql2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+/** W = V^T: row j of W is eigenvector j. e[i] = T[i, i-1] for i >= 1 (e[0] ignored); sorts ascending. */
+export function tql2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0, tst1 = 0;
