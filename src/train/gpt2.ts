@@ -6,6 +6,9 @@ import { onnx, Long, type ModelProto } from '../onnx/codec.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
 import { Emitter } from '../autograd/emit.ts';
+import { rng } from './rng.ts';
+
+export { rng };
 
 export interface Gpt2Config {
   vocab: number;
@@ -23,25 +26,6 @@ export interface Gpt2Model {
   config: Gpt2Config;
 }
 
-/** A small deterministic PRNG (mulberry32) with Box-Muller normals. */
-export function rng(seed: number): { uniform(): number; normal(): number } {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => {
-      const u = Math.max(uniform(), 1e-12);
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-    },
-  };
-}
-
 export function buildGpt2(cfg: Gpt2Config): Gpt2Model {
   const { vocab, nEmbd: d, nHead: H, nLayer: L, nPositions } = cfg;
   if (d % H !== 0) throw new Error(`nEmbd ${d} is not divisible by nHead ${H}`);
@@ -51,6 +35,11 @@ export function buildGpt2(cfg: Gpt2Config): Gpt2Model {
     producerName: 'logra-web',
     opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: Long.fromNumber(17) })],
     graph: onnx.GraphProto.create({ name: 'gpt2', node: [], initializer: [], input: [], output: [] }),
+    // readers (generation, the explorer) take the context window from here: positions beyond it have no embedding
+    metadataProps: [
+      onnx.StringStringEntryProto.create({ key: 'context_length', value: String(nPositions) }),
+      onnx.StringStringEntryProto.create({ key: 'gpt2_config', value: JSON.stringify({ vocab, nEmbd: d, nHead: H, nLayer: L, nPositions }) }),
+    ],
   });
   const g = new Graph(model);
   const e = new Emitter(g, new Map(), 17, '');

@@ -9,6 +9,7 @@ import { buildBackward } from '../autograd/builder.ts';
 import { causalLmHead } from '../autograd/loss.ts';
 import { describeInputs, type ModelInputs } from '../autograd/inputs.ts';
 import { probeShapes } from '../runtime/probe.ts';
+import type { ShapeMap } from '../autograd/shapes.ts';
 import { createSession, type ExecutionProvider, type Ort } from '../runtime/ort.ts';
 import { lmBatch, type LmExample } from '../runtime/batch.ts';
 import { toOrtFeeds } from '../runtime/feeds.ts';
@@ -41,6 +42,7 @@ export class Trainer {
   private m: Float32Array[];
   private v: Float32Array[];
   private t = 0;
+  private evalSession: Promise<OrtNs.InferenceSession> | null = null;
 
   private constructor(
     private readonly base: ModelProto,
@@ -52,6 +54,8 @@ export class Trainer {
     private readonly session: OrtNs.InferenceSession,
     private readonly gradNames: string[],
     readonly opt: Required<AdamWOptions>,
+    private readonly evalModel: Uint8Array,
+    private readonly ep: ExecutionProvider,
   ) {
     this.m = values.map((v) => new Float32Array(v.length));
     this.v = values.map((v) => new Float32Array(v.length));
@@ -61,6 +65,7 @@ export class Trainer {
   static async create(model: ModelProto, params: string[], opt: AdamWOptions, ep: ExecutionProvider = 'wasm'): Promise<Trainer> {
     const work = decodeModel(encodeModel(model));
     const shapes = await probeShapes(work);
+    const evalModel = buildEvalModel(model, params, new Map(shapes));
     const g = new Graph(work);
     const inputs = describeInputs(g);
     if (!inputs.ids) throw new Error('the trainer trains causal LMs: the model needs an input_ids input');
@@ -96,7 +101,7 @@ export class Trainer {
     const full: Required<AdamWOptions> = {
       minLr: opt.lr / 10, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1, ...opt,
     };
-    return new Trainer(model, params, values, dims, inputs, ort, session, gradNames, full);
+    return new Trainer(model, params, values, dims, inputs, ort, session, gradNames, full, evalModel, ep);
   }
 
   lrAt(step: number): number {
@@ -121,36 +126,72 @@ export class Trainer {
     const { loss, grads, tokens } = await this.forwardBackward(batch);
     const scale = 1 / Math.max(1, tokens);
     let sq = 0;
-    for (const gr of grads) for (let i = 0; i < gr.length; i++) sq += (gr[i] * scale) ** 2;
-    const gradNorm = Math.sqrt(sq);
+    for (const gr of grads) {
+      let s = 0;
+      for (let i = 0; i < gr.length; i++) s += gr[i] * gr[i];
+      sq += s;
+    }
+    const gradNorm = Math.sqrt(sq) * scale;
     const clip = this.opt.clip > 0 && gradNorm > this.opt.clip ? this.opt.clip / gradNorm : 1;
     const lr = this.lrAt(this.t);
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.opt;
     const c1 = 1 - b1 ** this.t, c2 = 1 - b2 ** this.t;
+    const gs = scale * clip, a1 = 1 - b1, a2 = 1 - b2, stepSize = lr / c1, rc2 = 1 / Math.sqrt(c2);
     grads.forEach((gr, k) => {
       const p = this.values[k], m = this.m[k], v = this.v[k];
       // no weight decay on biases, LayerNorm parameters (1-D)
-      const wd = this.dims[k].length >= 2 ? weightDecay : 0;
+      const decay = 1 - lr * (this.dims[k].length >= 2 ? weightDecay : 0);
       for (let i = 0; i < p.length; i++) {
-        const gi = gr[i] * scale * clip;
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        p[i] -= lr * ((m[i] / c1) / (Math.sqrt(v[i] / c2) + eps) + wd * p[i]);
+        const gi = gr[i] * gs;
+        const mi = b1 * m[i] + a1 * gi;
+        const vi = b2 * v[i] + a2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        // decoupled weight decay: p <- p - lr (m^ / (sqrt(v^) + eps) + wd p)
+        p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * rc2 + eps);
       }
     });
     return { step: this.t, loss, gradNorm, lr, tokens };
   }
 
-  /** Mean loss per predicted token over examples (batched), no update. */
-  async evaluate(examples: LmExample[], batchSize = 16): Promise<number> {
-    let total = 0, tokens = 0;
-    for (let s = 0; s < examples.length; s += batchSize) {
-      const r = await this.forwardBackward(examples.slice(s, s + batchSize));
-      total += r.loss * r.tokens;
-      tokens += r.tokens;
+  /** Number of AdamW steps taken. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /**
+   * Summed next-token loss per example (nats; forward only, current parameters). Examples are batched by length
+   * (less padding); the result is in the order of `examples`.
+   */
+  async exampleLosses(examples: LmExample[], batchSize = 32): Promise<{ loss: Float64Array; tokens: Int32Array }> {
+    this.evalSession ??= createSession(this.evalModel, { ep: this.ep }).then((r) => r.session);
+    const session = await this.evalSession;
+    const order = [...examples.keys()].sort((a, b) => examples[a].input_ids.length - examples[b].input_ids.length);
+    const loss = new Float64Array(examples.length), tokens = new Int32Array(examples.length);
+    for (let s = 0; s < order.length; s += batchSize) {
+      const idx = order.slice(s, s + batchSize);
+      const b = lmBatch(this.inputs, idx.map((i) => examples[i]), { withLossMask: true });
+      const feeds = toOrtFeeds(this.ort, b.feeds);
+      this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
+      const out = (await session.run(feeds)).eval_loss.data as Float32Array;
+      idx.forEach((i, k) => {
+        loss[i] = out[k];
+        tokens[i] = Math.max(0, b.lengths[k] - 1);
+      });
     }
-    return total / Math.max(1, tokens);
+    return { loss, tokens };
+  }
+
+  /** Mean loss per predicted token over examples (forward only, no update). */
+  async evaluate(examples: LmExample[], batchSize = 32): Promise<number> {
+    const { loss, tokens } = await this.exampleLosses(examples, batchSize);
+    let total = 0, n = 0;
+    for (let i = 0; i < loss.length; i++) {
+      total += loss[i];
+      n += tokens[i];
+    }
+    return total / Math.max(1, n);
   }
 
   /** Gradient of the summed loss of a batch w.r.t. every parameter (for checks). */
@@ -172,5 +213,28 @@ export class Trainer {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.evalSession) await (await this.evalSession).release();
+    this.evalSession = null;
   }
+}
+
+/** The forward model plus the causal-LM loss head, parameters as inputs, per-example summed loss as the output. */
+function buildEvalModel(model: ModelProto, params: string[], shapes: ShapeMap): Uint8Array {
+  const copy = decodeModel(encodeModel(model));
+  const g = new Graph(copy);
+  const inputs = describeInputs(g);
+  if (!inputs.ids) throw new Error('the trainer trains causal LMs: the model needs an input_ids input');
+  const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
+  const e = new Emitter(g, shapes, g.opset('') ?? 17, 'eval/loss');
+  const head = causalLmHead(e, logits, inputs.ids, 'sum');
+  g.proto.output!.length = 0;
+  g.add('Identity', [head.loss], {}, { outputs: ['eval_loss'], name: 'eval/loss_out' });
+  g.addOutput('eval_loss', DataType.FLOAT);
+  const keep = new Set(params);
+  const dims = new Map<string, number[]>();
+  for (const t of g.proto.initializer ?? []) if (keep.has(t.name ?? '')) dims.set(t.name!, dimsOf(t));
+  g.proto.initializer = g.proto.initializer!.filter((t) => !keep.has(t.name ?? ''));
+  for (const p of params) g.addInput(p, DataType.FLOAT, dims.get(p)!);
+  if (e.minOpset > (g.opset('') ?? 0)) g.setOpset(e.minOpset);
+  return encodeModel(copy);
 }

@@ -1,0 +1,343 @@
+// Trains the web demo's language model: a small GPT-2-style causal LM on the KJV verses of public/corpus, with the
+// project's own autograd and AdamW (src/train/), and exports it to public/model/ with its loss curve, held-out
+// evaluation against a unigram baseline, sample generations and a model card. Deterministic for a given set of
+// flags (seeded initialisation, split by id hash, seeded batch order).
+//
+//   npx tsx scripts/train_demo.ts                    # the committed model (see public/model/README.md)
+//   npx tsx scripts/train_demo.ts --steps 50 --out /tmp/m   # a quick run elsewhere
+//   npx tsx scripts/train_demo.ts --report-only      # re-evaluate the model in --out and rewrite the card
+//
+// Flags: --steps N  --layers N  --embd N  --heads N  --context N  --batch N  --lr X  --min-lr X  --warmup N
+//        --weight-decay X  --seed N  --eval-every N  --heldout-percent N  --devil  --out DIR  --report-only
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildGpt2, rng, type Gpt2Config } from '../src/train/gpt2.ts';
+import { Trainer, type StepResult } from '../src/train/trainer.ts';
+import { formatExample, isHeldOut, lengthBucketedBatches, unigramBaseline } from '../src/train/data.ts';
+import { loadTokenizerFile } from '../src/tokenizer/node.ts';
+import { decodeModel, encodeModel } from '../src/onnx/codec.ts';
+import { tensorToHost } from '../src/onnx/tensor.ts';
+import { hardwareThreads } from '../src/runtime/ort.ts';
+import type { LmExample } from '../src/runtime/batch.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Flags {
+  steps: number;
+  layers: number;
+  embd: number;
+  heads: number;
+  context: number;
+  batch: number;
+  lr: number;
+  minLr: number;
+  warmup: number;
+  weightDecay: number;
+  seed: number;
+  evalEvery: number;
+  heldoutPercent: number;
+  devil: boolean;
+  out: string;
+  reportOnly: boolean;
+}
+
+const DEFAULTS: Flags = {
+  steps: 1000, layers: 4, embd: 128, heads: 4, context: 64, batch: 32, lr: 3e-3, minLr: 3e-4, warmup: 100,
+  weightDecay: 0.1, seed: 1, evalEvery: 250, heldoutPercent: 5, devil: false, out: 'public/model', reportOnly: false,
+};
+
+function parseFlags(argv: string[]): Flags {
+  const f: Flags = { ...DEFAULTS };
+  const num = (name: string, v: string | undefined) => {
+    const x = Number(v);
+    if (v === undefined || !Number.isFinite(x)) throw new Error(`--${name} needs a number, got ${JSON.stringify(v)}`);
+    return x;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const key = a.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Flags;
+    if (!a.startsWith('--') || !(key in DEFAULTS)) throw new Error(`unknown flag ${a}; flags: ${Object.keys(DEFAULTS).map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(' ')}`);
+    const cur = DEFAULTS[key];
+    if (typeof cur === 'boolean') (f as unknown as Record<string, unknown>)[key] = true;
+    else if (typeof cur === 'number') (f as unknown as Record<string, unknown>)[key] = num(a.slice(2), argv[++i]);
+    else (f as unknown as Record<string, unknown>)[key] = argv[++i];
+  }
+  for (const k of ['steps', 'layers', 'embd', 'heads', 'context', 'batch', 'evalEvery'] as const) {
+    if (!Number.isInteger(f[k]) || f[k] < 1) throw new Error(`--${k} must be a positive integer`);
+  }
+  return f;
+}
+
+interface Row {
+  id: string;
+  text: string;
+}
+
+function readJsonl(path: string): Row[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
+    const r = JSON.parse(l) as { id?: unknown; text?: unknown };
+    if (typeof r.id !== 'string' || typeof r.text !== 'string') throw new Error(`${path}:${i + 1}: needs string "id" and "text"`);
+    return { id: r.id, text: r.text };
+  });
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  writeFileSync(path + '.tmp', data);
+  renameSync(path + '.tmp', path);
+}
+
+const fmt = (x: number, d = 4) => x.toFixed(d);
+const hms = (s: number) => `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const outDir = resolve(ROOT, flags.out);
+  mkdirSync(outDir, { recursive: true });
+  const tok = loadTokenizerFile();
+  const eot = tok.endOfTextId;
+  const format = { eot, maxLen: flags.context };
+
+  // ---- data: KJV verses (+ optionally the Devil's Dictionary), split by id hash
+  const sources = ['kjv.jsonl', ...(flags.devil ? ['devil.jsonl'] : [])];
+  const rows = sources.flatMap((f) => readJsonl(join(ROOT, 'public/corpus', f)));
+  let truncated = 0;
+  const all: LmExample[] = rows.map((r) => {
+    const ids = tok.encode(r.text);
+    if (ids.length + 2 > flags.context) truncated++;
+    return { id: r.id, input_ids: formatExample(ids, format) };
+  });
+  const train = all.filter((e) => !isHeldOut(e.id, flags.heldoutPercent));
+  const heldout = all.filter((e) => isHeldOut(e.id, flags.heldoutPercent));
+  const count = (s: LmExample[]) => s.reduce((a, e) => a + e.input_ids.length - 1, 0);
+  // a fixed sample of 512 training examples for the train side of the eval curve
+  const pick = rng(flags.seed + 2);
+  const trainProbe = [...train].map((e) => ({ e, k: pick.uniform() })).sort((a, b) => a.k - b.k).slice(0, 512).map((x) => x.e);
+  const unigram = unigramBaseline(train, heldout, tok.vocabSize);
+  console.log(`data: ${rows.length} texts from ${sources.join(', ')}; train ${train.length} (${count(train)} predicted tokens), held out ${heldout.length} (${count(heldout)}); ${truncated} truncated to ${flags.context} tokens`);
+  console.log(`unigram baseline: train entropy ${fmt(unigram.trainEntropy)}, held-out cross-entropy ${fmt(unigram.crossEntropy)} nats/token`);
+  writeAtomic(join(outDir, 'heldout.json'), JSON.stringify({
+    rule: `held out iff fnv1a32(utf8(id)) % 100 < ${flags.heldoutPercent} (src/train/data.ts isHeldOut)`,
+    sources, count: heldout.length, ids: heldout.map((e) => e.id),
+  }) + '\n');
+
+  const cfg: Gpt2Config = { vocab: tok.vocabSize, nEmbd: flags.embd, nHead: flags.heads, nLayer: flags.layers, nPositions: flags.context, seed: flags.seed };
+  const built = buildGpt2(cfg);
+  const modelPath = join(outDir, 'model.onnx');
+  const logPath = join(outDir, 'training.json');
+  const t0 = performance.now();
+  const trainer = await Trainer.create(built.model, built.params, {
+    lr: flags.lr, minLr: flags.minLr, warmup: flags.warmup, totalSteps: flags.steps, weightDecay: flags.weightDecay,
+  });
+  const nParams = trainer.values.reduce((a, v) => a + v.length, 0);
+  console.log(`model: ${flags.layers} layers, width ${flags.embd}, ${flags.heads} heads, context ${flags.context}, vocab ${tok.vocabSize}: ${nParams} parameters (${(nParams * 4 / 2 ** 20).toFixed(2)} MiB f32); ${hardwareThreads()} threads`);
+
+  const curve: (StepResult & { elapsed: number })[] = [];
+  const evals: { step: number; elapsed: number; heldout: number; trainSample: number }[] = [];
+  let trainSeconds = 0;
+  const previous = flags.reportOnly ? (JSON.parse(readFileSync(logPath, 'utf8')) as { curve: typeof curve; evals: typeof evals; trainSeconds: number; flags: Flags }) : null;
+  if (previous) {
+    for (const k of ['steps', 'layers', 'embd', 'heads', 'context', 'seed', 'heldoutPercent', 'devil'] as const) {
+      if (previous.flags[k] !== flags[k]) throw new Error(`--report-only: ${outDir}/training.json was trained with --${k} ${previous.flags[k]}; pass the same flags`);
+    }
+    Object.assign(flags, previous.flags, { reportOnly: true });
+    curve.push(...previous.curve);
+    evals.push(...previous.evals);
+    trainSeconds = previous.trainSeconds;
+    // load the trained weights into the trainer
+    const trained = decodeModel(readFileSync(modelPath));
+    for (const t of trained.graph!.initializer!) {
+      const k = trainer.params.indexOf(t.name ?? '');
+      if (k >= 0) trainer.values[k].set(tensorToHost(t).data as Float32Array);
+    }
+  } else {
+    const evaluate = async (step: number) => {
+      const heldoutLoss = await trainer.evaluate(heldout);
+      const trainSample = await trainer.evaluate(trainProbe);
+      evals.push({ step, elapsed: (performance.now() - t0) / 1000, heldout: heldoutLoss, trainSample });
+      console.log(`  eval @${step}: held-out ${fmt(heldoutLoss)}, train sample ${fmt(trainSample)} (unigram ${fmt(unigram.crossEntropy)}) at ${hms(evals[evals.length - 1].elapsed)}`);
+    };
+    const save = () => {
+      writeAtomic(modelPath, encodeModel(trainer.exportModel()));
+      writeAtomic(logPath, JSON.stringify({ flags, curve, evals, trainSeconds: (performance.now() - t0) / 1000, complete: false }) + '\n');
+    };
+    await evaluate(0);
+    const order = rng(flags.seed + 1);
+    let queue: LmExample[][] = [];
+    let epoch = 0, smooth = NaN, last = performance.now();
+    for (let s = 0; s < flags.steps; s++) {
+      if (queue.length === 0) {
+        queue = lengthBucketedBatches(train, flags.batch, order.uniform);
+        epoch++;
+      }
+      const r = await trainer.step(queue.pop()!);
+      curve.push({ ...r, elapsed: (performance.now() - t0) / 1000 });
+      smooth = Number.isNaN(smooth) ? r.loss : 0.98 * smooth + 0.02 * r.loss;
+      if (!Number.isFinite(r.loss)) throw new Error(`step ${r.step}: loss is ${r.loss}`);
+      if (r.step % 50 === 0 || r.step === flags.steps) {
+        const el = (performance.now() - t0) / 1000;
+        const rate = 50 / ((performance.now() - last) / 1000);
+        last = performance.now();
+        console.log(`step ${r.step}/${flags.steps} epoch ${epoch} loss ${fmt(r.loss)} (ema ${fmt(smooth)}) |g| ${fmt(r.gradNorm, 3)} lr ${r.lr.toExponential(2)} ${hms(el)} elapsed, ~${hms((flags.steps - r.step) / rate)} left`);
+      }
+      if (r.step % flags.evalEvery === 0 || r.step === flags.steps) {
+        await evaluate(r.step);
+        save();
+      }
+    }
+    trainSeconds = (performance.now() - t0) / 1000;
+  }
+
+  // ---- final evaluation
+  const e0 = performance.now();
+  const lastEval = evals[evals.length - 1];
+  const heldoutLoss = !flags.reportOnly && lastEval?.step === curve.length ? lastEval.heldout : await trainer.evaluate(heldout);
+  // the train loss on a fixed sample of 4,096 training texts (the whole set takes minutes on these machines)
+  const trainSample = [...train].map((e) => ({ e, k: pick.uniform() })).sort((a, b) => a.k - b.k).slice(0, 4096).map((x) => x.e);
+  const trainLoss = await trainer.evaluate(trainSample);
+  const evalSeconds = (performance.now() - e0) / 1000;
+  console.log(`final: train ${fmt(trainLoss)}, held-out ${fmt(heldoutLoss)}, unigram ${fmt(unigram.crossEntropy)} nats/token (eval ${hms(evalSeconds)})`);
+  const bytes = encodeModel(trainer.exportModel());
+  writeAtomic(modelPath, bytes);
+  await trainer.release();
+
+  // ---- samples
+  const { CausalLm } = await import('../src/runtime/generate.ts');
+  const lm = await CausalLm.create(bytes);
+  const prompts = ['In the beginning', 'And Jesus said unto them,', 'The LORD is my', 'Blessed are the', 'And the king of Babylon'];
+  const samples: { prompt: string; mode: string; text: string }[] = [];
+  const complete = async (prompt: string, mode: 'greedy' | 'sample', seed: number) => {
+    const ids = [eot, ...tok.encode(prompt)];
+    const r = await lm.generate(ids, { maxNewTokens: 48, eotId: eot, ...(mode === 'greedy' ? {} : { strategy: 'sample' as const, temperature: 0.8, topK: 40, seed }) });
+    const text = prompt + tok.decode(r.tokens);
+    samples.push({ prompt, mode: mode === 'greedy' ? 'greedy' : `sampled (temperature 0.8, top-k 40, seed ${seed})`, text });
+    console.log(`[${mode}] ${text}`);
+  };
+  for (const p of prompts) await complete(p, 'greedy', 0);
+  for (const [i, p] of prompts.entries()) await complete(p, 'sample', 100 + i);
+  await complete('', 'sample', 7);
+  await lm.release();
+
+  const log = {
+    flags, config: cfg, tokensSeen: curve.reduce((a, c) => a + c.tokens, 0), parameters: nParams, modelBytes: bytes.length, threads: hardwareThreads(),
+    data: {
+      sources, texts: rows.length, train: train.length, heldout: heldout.length, trainTokens: count(train), heldoutTokens: count(heldout), truncated,
+      format: '[EOT] + encode(text) + [EOT], truncated to the context length; loss over every position after the first',
+      split: `held out iff fnv1a32(utf8(id)) % 100 < ${flags.heldoutPercent}`,
+    },
+    unigram, final: { trainLoss, heldoutLoss, trainSeconds, evalSeconds, steps: curve.length },
+    curve, evals, samples, trainSeconds, complete: true,
+  };
+  writeAtomic(logPath, JSON.stringify(log) + '\n');
+  writeAtomic(join(outDir, 'loss.csv'), 'step,elapsed_s,lr,batch_loss,grad_norm,tokens,heldout_loss,train_sample_loss\n' + curve.map((c) => {
+    const ev = evals.find((e) => e.step === c.step);
+    return [c.step, c.elapsed.toFixed(1), c.lr.toExponential(4), c.loss.toFixed(5), c.gradNorm.toFixed(4), c.tokens, ev ? ev.heldout.toFixed(5) : '', ev ? ev.trainSample.toFixed(5) : ''].join(',');
+  }).join('\n') + '\n');
+  writeAtomic(join(outDir, 'README.md'), modelCard(log, flags, bytes.length));
+  console.log(`wrote ${relative(ROOT, outDir)}/{model.onnx,training.json,loss.csv,heldout.json,README.md}`);
+}
+
+function command(flags: Flags): string {
+  const diff = (Object.keys(DEFAULTS) as (keyof Flags)[]).filter((k) => k !== 'reportOnly' && flags[k] !== DEFAULTS[k]);
+  return ['npx tsx scripts/train_demo.ts', ...diff.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}${typeof flags[k] === 'boolean' ? '' : ' ' + flags[k]}`)].join(' ');
+}
+
+interface Log {
+  config: Gpt2Config;
+  tokensSeen: number;
+  parameters: number;
+  threads: number;
+  data: { sources: string[]; texts: number; train: number; heldout: number; trainTokens: number; heldoutTokens: number; truncated: number };
+  unigram: { trainEntropy: number; crossEntropy: number };
+  final: { trainLoss: number; heldoutLoss: number; trainSeconds: number; evalSeconds: number; steps: number };
+  evals: { step: number; elapsed: number; heldout: number; trainSample: number }[];
+  samples: { prompt: string; mode: string; text: string }[];
+}
+
+function modelCard(log: Log, flags: Flags, size: number): string {
+  const c = log.config, f = log.final, u = log.unigram;
+  const ppl = (x: number) => Math.exp(x).toFixed(1);
+  const quote = (s: string) => s.replace(/\n/g, ' ').replace(/\|/g, '\\|');
+  return `# Demo model: a small GPT-2-style LM trained on the KJV
+
+Generated by \`scripts/train_demo.ts\` (this file too, together with the numbers in it). Reproduce:
+
+\`\`\`sh
+${command(flags)}
+\`\`\`
+
+Deterministic: the initial weights come from \`--seed ${flags.seed}\` (mulberry32, src/train/gpt2.ts), the split from a
+hash of each id, the batch order from seed ${flags.seed + 1}. Bitwise identity across machines is not promised
+(onnxruntime-web's threaded kernels may sum in a different order with another thread count; here ${log.threads}).
+
+## Files
+- \`model.onnx\` (${(size / 2 ** 20).toFixed(2)} MiB): opset 17, input \`input_ids\` int64 [batch, sequence <= ${c.nPositions}], output
+  \`logits\` float32 [batch, sequence, ${c.vocab}]. No attention mask input: attention is causal, so right padding never
+  affects real positions. Metadata \`context_length\` = ${c.nPositions}. Built by \`buildGpt2\` (src/train/gpt2.ts); node
+  names follow torch.onnx's scoping (\`/h.0/attn/c_attn/MatMul\`, ..., \`/lm_head/MatMul\`).
+- \`training.json\`: flags, config, data statistics, the per-step curve, periodic evaluations, final losses, samples.
+- \`loss.csv\`: per step: elapsed seconds, learning rate, batch loss, gradient norm, tokens; held-out and train-sample
+  loss at the evaluation steps.
+- \`heldout.json\`: the ${log.data.heldout} held-out ids (the rule below derives the same list).
+
+## Model
+GPT-2 architecture (pre-LayerNorm blocks, GELU (tanh) MLP of width ${4 * c.nEmbd}, learned positions, untied LM head):
+${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads, context ${c.nPositions} tokens, vocabulary ${c.vocab} (the byte-level BPE
+\`public/tokenizer/kjv-bpe.json\`; \`<|endoftext|>\` = ${c.vocab - 1}). ${log.parameters.toLocaleString('en-US')} parameters, float32.
+
+## Data and split
+- Texts: ${log.data.sources.map((s) => `public/corpus/${s}`).join(', ')} (${log.data.texts} texts; provenance in public/corpus/README.md).
+- **Split, stable by id**: a text is held out iff \`fnv1a32(utf8(id)) % 100 < ${flags.heldoutPercent}\` (32-bit FNV-1a;
+  \`isHeldOut(id)\` in src/train/data.ts). **Training set = every other text**: ${log.data.train} texts
+  (${log.data.trainTokens.toLocaleString('en-US')} predicted tokens); held out: ${log.data.heldout} texts (${log.data.heldoutTokens.toLocaleString('en-US')} predicted tokens).
+  The attribution index is built over exactly the training set.
+- **Example format**: \`[EOT] + tokenizer.encode(text) + [EOT]\`, truncated to the first ${c.nPositions} tokens
+  (\`formatExample\` in src/train/data.ts; ${log.data.truncated} texts are longer and lose their end). EOT opens each example as a
+  start mark and closes it, so generation from \`[EOT] + encode(prompt)\` is in distribution and stops at the end of a
+  verse. The loss is next-token cross-entropy at every position after the first (the text's tokens and the closing EOT).
+
+## Training
+AdamW (beta1 0.9, beta2 0.95, eps 1e-8, weight decay ${flags.weightDecay} on matrices only), learning rate ${flags.lr} with
+${flags.warmup} warmup steps and cosine decay to ${flags.minLr}, gradient-norm clipping at 1, batches of ${flags.batch} texts
+(length-bucketed: shuffled, sorted by length within pools of 32 batches, batches shuffled), ${f.steps} steps
+(${(f.steps * flags.batch / log.data.train).toFixed(2)} epochs). Gradients come from the project's own
+reverse-mode ONNX autograd (src/autograd/) run in onnxruntime-web (wasm, ${log.threads} threads) on a 2-core CPU machine.
+Training took **${hms(f.trainSeconds)}** of wall time (periodic evaluations included; ${log.tokensSeen.toLocaleString('en-US')} predicted
+tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall); the final evaluation ${hms(f.evalSeconds)}. Wall time depends on
+what else runs: on an idle 2-core machine a step of this configuration takes about 0.5 s (1,800-1,900 tokens/s,
+about 9 minutes for 1,000 steps); other jobs shared the cores during this run.${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
+
+## Results (nats per predicted token)
+| | loss | perplexity |
+|---|---|---|
+| training set (final; a fixed sample of 4,096 of its texts) | ${fmt(f.trainLoss)} | ${ppl(f.trainLoss)} |
+| **held-out set** | **${fmt(f.heldoutLoss)}** | ${ppl(f.heldoutLoss)} |
+| unigram baseline on the held-out set | ${fmt(u.crossEntropy)} | ${ppl(u.crossEntropy)} |
+| uniform over the vocabulary | ${fmt(Math.log(c.vocab))} | ${c.vocab} |
+
+The unigram baseline is the training set's distribution of predicted tokens (add-one smoothed), scored on the same
+held-out predicted tokens as the model (\`unigramBaseline\` in src/train/data.ts; its entropy on the training set is
+${fmt(u.trainEntropy)}).
+
+Held-out loss during training:
+
+| step | elapsed | held-out | train sample (512 texts) |
+|---|---|---|---|
+${log.evals.map((e) => `| ${e.step} | ${hms(e.elapsed)} | ${fmt(e.heldout)} | ${fmt(e.trainSample)} |`).join('\n')}
+
+## Samples
+Prompts are fed as \`[EOT] + encode(prompt)\`; up to 48 new tokens, stopping at EOT (src/runtime/generate.ts).
+
+| decoding | text |
+|---|---|
+${log.samples.map((s) => `| ${s.mode} | ${quote(s.text || '(empty)')} |`).join('\n')}
+
+## Licence
+The weights are derived from the corpus (see public/corpus/README.md for its provenance and licences).
+`;
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+// The project's one seeded PRNG (no imports, so browser code such as generation can use it without the ONNX builder).
+
+/** A small deterministic PRNG (mulberry32) with Box-Muller normals. */
+export function rng(seed: number): { uniform(): number; normal(): number } {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    uniform,
+    normal: () => {
+      const u = Math.max(uniform(), 1e-12);
+      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+    },
+  };
+}
