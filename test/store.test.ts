@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { encodeChunk, decodeChunk, ChunkError, toHalf, fromHalf, crc32 } from '../src/store/chunk.ts';
 import { FsStore } from '../src/store/fs.ts';
 import { MemoryStore } from '../src/store/memory.ts';
@@ -36,8 +37,29 @@ describe('chunk format', () => {
     expect(toHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
   });
 
-  it('crc32 matches the standard check value', () => {
+  it('crc32 matches the standard check value and zlib at every length and offset', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const buf = new Uint8Array(300).map((_, i) => (i * 2654435761) >>> 24);
+    for (let off = 0; off < 9; off++) for (let n = 0; n < 40; n++) {
+      const b = buf.subarray(off, off + n * 7);
+      expect(crc32(b)).toBe(zlibCrc32(b));
+    }
+  });
+
+  it('decodes every half value like fromHalf, from aligned and unaligned buffers', () => {
+    const all = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) all[h] = fromHalf(h);
+    const { bytes } = encodeChunk(Float32Array.from(all, (v) => (Number.isNaN(v) ? 0 : v)), 256, 256, 'f16');
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    for (const b of [bytes, shifted]) {
+      const d = decodeChunk(b, 'all-halves');
+      for (let h = 0; h < 65536; h++) if (!Number.isNaN(all[h])) expect(Object.is(d.data[h], all[h]) || (d.data[h] === 0 && all[h] === 0)).toBe(true);
+    }
+    const f = encodeChunk(new Float32Array([1.5, -2, 3e-8, 7]), 2, 2, 'f32').bytes;
+    const g = new Uint8Array(f.length + 3).subarray(3);
+    g.set(f);
+    expect(Array.from(decodeChunk(g, 'unaligned-f32').data)).toEqual([1.5, -2, Math.fround(3e-8), 7]);
   });
 
   it('detects and names corrupted, truncated and foreign chunks', () => {

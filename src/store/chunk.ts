@@ -18,20 +18,42 @@ export class ChunkError extends Error {
   }
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
+// CRC-32 (IEEE, reflected), slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step (about 5x
+// the byte-at-a-time loop; the checksum is read on every chunk a query scans).
+const CRC_TABLES = (() => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c >>> 0;
   }
+  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n] >>> 8) ^ t[t[(k - 1) * 256 + n] & 0xff];
   return t;
 })();
 
 export function crc32(bytes: Uint8Array): number {
+  const T = CRC_TABLES;
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  const n8 = bytes.length - (bytes.length % 8);
+  for (; i < n8; i += 8) {
+    const a = (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) ^ c;
+    c =
+      T[1792 + (a & 0xff)] ^ T[1536 + ((a >>> 8) & 0xff)] ^ T[1280 + ((a >>> 16) & 0xff)] ^ T[1024 + (a >>> 24)] ^
+      T[768 + bytes[i + 4]] ^ T[512 + bytes[i + 5]] ^ T[256 + bytes[i + 6]] ^ T[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) c = T[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** float32 value of every half bit pattern (256 KiB, made on first f16 decode): a lookup per value. */
+let HALF_TABLE: Float32Array | undefined;
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = fromHalf(h);
+  }
+  return HALF_TABLE;
 }
 
 // float16 conversions are the kernels' reference ones: chunks use the same packed layout as 'f16' GPU tensors.
@@ -89,13 +111,17 @@ export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum
   if (actual !== checksum || (expect?.checksum !== undefined && expect.checksum !== actual)) {
     throw new ChunkError(`checksum mismatch (stored ${checksum.toString(16)}, manifest ${expect?.checksum?.toString(16) ?? '-'}, data ${actual.toString(16)}): the chunk is corrupted`, name);
   }
-  const copy = new Uint8Array(payload); // aligned copy
-  const data = new Float32Array(rows * cols);
+  // view the payload in place when it is aligned (it is for whole-file reads: the header is 24 bytes), else copy once
+  const n = rows * cols;
+  const width = dtype === 'f16' ? 2 : 4;
+  const src = payload.byteOffset % width === 0 ? payload : new Uint8Array(payload);
+  const data = new Float32Array(n);
   if (dtype === 'f16') {
-    const h = new Uint16Array(copy.buffer);
-    for (let i = 0; i < data.length; i++) data[i] = fromHalf(h[i]);
+    const h = new Uint16Array(src.buffer, src.byteOffset, n);
+    const T = halfTable();
+    for (let i = 0; i < n; i++) data[i] = T[h[i]];
   } else {
-    data.set(new Float32Array(copy.buffer));
+    data.set(new Float32Array(src.buffer, src.byteOffset, n));
   }
   return { dtype, rows, cols, checksum, data };
 }
