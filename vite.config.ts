@@ -1,8 +1,8 @@
-// Vite serves the repository root: the browser test harness (/test/e2e/harness.html) and its fixtures
-// (/test/fixtures/...) in dev, and later the explorer app (src/explorer) in dev and build.
+// Vite serves the repository root: the explorer app (src/explorer; '/' redirects to it), the browser test harness
+// (/test/e2e/harness.html) and its fixtures (/test/fixtures/...) in dev; `vite build` emits the explorer.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -16,10 +16,12 @@ const HOST = '127.0.0.1';
  * "new dependencies optimized, reloading").
  */
 const pages: Record<string, string> = {
-  // the explorer app: add its page here once src/explorer exists, e.g.
-  // explorer: 'src/explorer/index.html',
+  // the explorer app (the demo page; the component's plain-page example is public/embed-example.html)
+  explorer: 'src/explorer/index.html',
 };
 const testPages = ['test/e2e/harness.html', 'test/e2e/kernels/index.html', 'test/e2e/kernels/bench.html'];
+// module entries that plain pages load by one script tag (public/embed-example.html): scanned for dependencies too
+const moduleEntries = ['src/explorer/embed.ts'];
 const builtPages = Object.fromEntries(Object.entries(pages).filter(([, p]) => existsSync(`${root}/${p}`)));
 
 // Cross-origin isolation: ORT's wasm threads need SharedArrayBuffer, which needs COOP + COEP on the page (and on
@@ -29,8 +31,22 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+/** '/' opens the explorer (its page lives at src/explorer/index.html in dev). */
+const explorerAtRoot: Plugin = {
+  name: 'explorer-at-root',
+  configureServer(server) {
+    server.middlewares.use((req, res, next) => {
+      if (req.url !== '/' && req.url !== '/index.html') return next();
+      res.statusCode = 302;
+      res.setHeader('Location', '/src/explorer/index.html');
+      res.end();
+    });
+  },
+};
+
 export default defineConfig({
   root,
+  plugins: [explorerAtRoot],
   // '/': the explorer is served from the site root; relative asset URLs are not needed
   base: '/',
   publicDir: 'public',
@@ -55,7 +71,7 @@ export default defineConfig({
     exclude: ['onnxruntime-web'],
     // CommonJS dependencies reached from src/: pre-bundle them at startup, not on first import
     include: ['protobufjs/minimal.js', 'long'],
-    entries: [...testPages, ...Object.values(builtPages)],
+    entries: [...testPages, ...moduleEntries, ...Object.values(builtPages)],
   },
   build: {
     target: 'es2022',

@@ -1,0 +1,31 @@
+// The main job: makes sure the explorer's prebuilt index exists (public/index/, built once with the bundled model
+// over the demo's training split; resumes an interrupted build), then serves the explorer on 127.0.0.1 and prints
+// where to open it. Stop with Ctrl-C.
+//
+//   npm run demo                    # port 5173 (DEMO_PORT overrides)
+//   npm run demo -- --no-index      # serve at once; the page then indexes the first 1,000 verses itself
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'vite';
+import { buildDemoIndex, completeIndex, demoTrainingRows, root } from './build_demo_index.ts';
+import type { Manifest } from '../src/store/store.ts';
+
+const port = Number(process.env.DEMO_PORT ?? 5173);
+const skipIndex = process.argv.includes('--no-index');
+
+if (!skipIndex) {
+  const manifest = await readFile(`${root}public/index/manifest.json`, 'utf8').then((t) => JSON.parse(t) as Manifest, () => undefined);
+  const ids = (await demoTrainingRows()).map((r) => r.id);
+  if (completeIndex(manifest, ids)) {
+    console.log(`demo: public/index/ holds the fitted index of all ${ids.length} training texts`);
+  } else {
+    console.log(`demo: building the explorer's index of ${ids.length} training texts into public/index/ (once; about 10 minutes on 2 cores; Ctrl-C and rerun resumes)`);
+    console.log(JSON.stringify(await buildDemoIndex()));
+  }
+}
+
+process.env.VITE_PORT = String(port); // vite.config.ts reads it
+const server = await createServer({ configFile: `${root}vite.config.ts`, server: { port, host: '127.0.0.1', strictPort: true } });
+await server.listen();
+const url = `http://127.0.0.1:${port}/`;
+console.log(`\ndemo: the influence explorer is at ${url}  (the <influence-explorer> embedding example: ${url}embed-example.html)`);
+console.log('demo: Chromium or another browser with WebGPU runs it on the GPU; elsewhere it falls back to the CPU. Ctrl-C stops.');

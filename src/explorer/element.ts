@@ -1,0 +1,751 @@
+// <influence-explorer>: type a prompt, let the model complete it, click "attribute" and see which training texts
+// most influenced that completion (LoGra influence functions, computed in the page on WebGPU or the CPU backend),
+// with the tokens that carried the influence and a per-layer breakdown. The training-set index is imported from
+// index-url or built here on the first visit and kept in IndexedDB; later visits open it from there.
+//
+// Attributes (and the matching camelCase properties): model-url, tokenizer-url, corpus-url, heldout-url, index-url,
+// db-name, top-k, mode (dot | cosine), subset, backend (auto | webgpu | cpu), ep (wasm | webgpu), k-in, k-out,
+// damping, max-new-tokens, strategy (greedy | sample), temperature, seed, prompt.
+// Events (CustomEvent, bubbling and composed): `progress` {stage, done, total, message}, `result` (ExplorerResult),
+// `error` {stage, kind, message, error}, `ready` {backend, indexSource, examples}.
+// Host attributes for tests and styling: data-state (loading | indexing | ready | error), data-backend,
+// data-index-source (indexeddb | built | imported), data-resumed (rows a resumed build found stored), data-busy.
+import type { BackendChoice } from '../kernels/backend.ts';
+import type { ExecutionProvider } from '../runtime/ort.ts';
+import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.ts';
+import type { ByteBPETokenizer } from '../tokenizer/tokenizer.ts';
+import { formatExample } from '../train/data.ts';
+import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from './fetch.ts';
+import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
+import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
+import { formatScore, h, heatmap, layerChart, shortLayer, type HeatToken } from './render.ts';
+import { adoptStyles } from './styles.ts';
+
+export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'generate' | 'query';
+export type ErrorKind = 'quota' | 'storage' | 'webgpu' | 'load' | 'aborted' | 'error';
+
+export interface ProgressDetail {
+  stage: Stage;
+  done: number;
+  /** 0 when unknown (indeterminate) */
+  total: number;
+  message: string;
+}
+
+export interface ErrorDetail {
+  stage: Stage | 'init';
+  kind: ErrorKind;
+  message: string;
+  error: unknown;
+}
+
+export interface ExplorerResultItem {
+  rank: number;
+  id: string;
+  ref?: string;
+  text: string;
+  score: number;
+  /** per layer, in `layerNames` order */
+  layers: number[];
+  /** per query token (same length as `query.tokens`): the contribution of predicting that token */
+  tokens: (number | undefined)[];
+}
+
+export interface ExplorerResult {
+  mode: ScoreMode;
+  query: { text: string; promptTokens: number; tokens: string[]; ids: number[]; truncated: boolean };
+  layerNames: string[];
+  items: ExplorerResultItem[];
+  /** the query's loss (nats, summed over predicted tokens) */
+  loss: number;
+}
+
+const STAGES: { stage: Stage; label: string }[] = [
+  { stage: 'engine', label: 'Compute backend' },
+  { stage: 'model', label: 'Model' },
+  { stage: 'tokenizer', label: 'Tokenizer' },
+  { stage: 'corpus', label: 'Training texts' },
+  { stage: 'index', label: 'Training-set index' },
+  { stage: 'fit', label: 'Fitting (Hessian)' },
+  { stage: 'generate', label: 'Generating' },
+  { stage: 'query', label: 'Attributing' },
+];
+
+const ATTRS = [
+  'model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'top-k', 'mode', 'subset', 'backend', 'ep',
+  'k-in', 'k-out', 'damping', 'max-new-tokens', 'strategy', 'temperature', 'seed', 'prompt',
+] as const;
+/** attributes whose change after start re-initialises the component */
+const RESTART = new Set(['model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'subset', 'backend', 'ep', 'k-in', 'k-out', 'damping']);
+
+/** Index progress hub: one acquisition per index key, every instance waiting on it sees its progress. */
+const hubs = new Map<string, Set<(p: IndexProgress) => void>>();
+const lastProgress = new Map<string, IndexProgress>();
+
+function errorKind(e: unknown): ErrorKind {
+  const name = (e as Error)?.name ?? '';
+  if (name === 'StoreQuotaError' || name === 'QuotaExceededError') return 'quota';
+  if (name === 'StoreError' || name === 'StoreMismatchError' || name === 'ChunkError') return 'storage';
+  if (name === 'GpuUnavailableError' || name === 'GpuDeviceLostError') return 'webgpu';
+  if (name === 'LoadError' || name === 'TokenizerFormatError' || name === 'OnnxDecodeError') return 'load';
+  if (name === 'AbortError') return 'aborted';
+  return 'error';
+}
+
+function errorMessage(kind: ErrorKind, e: unknown): string {
+  const raw = (e as Error)?.message ?? String(e);
+  switch (kind) {
+    case 'quota':
+      return `Storage full: the browser refused to save the attribution index (storage quota exceeded). What was saved before stays readable. Free some disk space or allow this site more storage, then reload to continue.`;
+    case 'storage':
+      return `Storage error: the attribution index in this browser could not be read or written. Clearing this site's data and reloading rebuilds it. (${raw})`;
+    case 'webgpu':
+      return `WebGPU failed: ${raw}. Set backend="cpu" to use the CPU backend.`;
+    case 'load':
+      return `Could not load a file: ${raw}`;
+    case 'aborted':
+      return 'Stopped.';
+    default:
+      return `Something went wrong: ${raw}`;
+  }
+}
+
+function intAttr(v: string | null, def: number, min = 0): number {
+  const n = v === null || v.trim() === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= min ? n : def;
+}
+function numAttr(v: string | null, def: number): number {
+  const n = v === null || v.trim() === '' ? NaN : Number(v);
+  return Number.isFinite(n) ? n : def;
+}
+
+interface Generated {
+  prompt: string;
+  promptIds: number[];
+  completion: number[];
+  eot: boolean;
+}
+
+// The one-module build (vite.lib.config.ts) is also what onnxruntime-web's wasm threads load as their worker script
+// (it spawns workers from its own module URL): there, without a DOM, the class must still evaluate.
+const Base: typeof HTMLElement = typeof HTMLElement === 'undefined' ? (class {} as unknown as typeof HTMLElement) : HTMLElement;
+
+export class InfluenceExplorer extends Base {
+  static get observedAttributes(): readonly string[] {
+    return ATTRS;
+  }
+
+  private readonly root: ShadowRoot;
+  private readonly els: {
+    backendBanner: HTMLElement;
+    errorBanner: HTMLElement;
+    noteBanner: HTMLElement;
+    steps: Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>;
+    prompt: HTMLTextAreaElement;
+    strategy: HTMLSelectElement;
+    temperature: HTMLInputElement;
+    maxNew: HTMLInputElement;
+    generate: HTMLButtonElement;
+    stop: HTMLButtonElement;
+    attribute: HTMLButtonElement;
+    output: HTMLElement;
+    outPrompt: HTMLElement;
+    outCompletion: HTMLElement;
+    meta: HTMLElement;
+    modes: HTMLInputElement[];
+    results: HTMLOListElement;
+    resultsMeta: HTMLElement;
+    detail: HTMLElement;
+  };
+
+  private started = false;
+  private generation = 0;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private se?: SharedEngine;
+  private sm?: SharedModel;
+  private tok?: ByteBPETokenizer;
+  private rows: CorpusRow[] = [];
+  private rowsById = new Map<string, CorpusRow>();
+  private index?: LograIndex;
+  private last?: Generated;
+  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean };
+  private lastResult?: ExplorerResult;
+  private selected = 0;
+  private busy = false;
+  private abort?: AbortController;
+  private readyResolve!: () => void;
+  private readyReject!: (e: unknown) => void;
+  /** resolves when the model and the index are ready (rejects on an initialisation error) */
+  ready: Promise<void>;
+
+  constructor() {
+    super();
+    this.ready = this.newReady();
+    this.root = this.attachShadow({ mode: 'open' });
+    adoptStyles(this.root);
+    const steps = new Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>();
+    const status = h('section', { class: 'status', part: 'status', 'aria-label': 'progress' });
+    for (const s of STAGES) {
+      const bar = h('progress', { 'data-stage': s.stage, 'aria-label': s.label });
+      const detail = h('span', { class: 'detail' });
+      const row = h('div', { class: 'step', 'data-stage': s.stage, hidden: true }, h('label', {}, s.label), bar, detail);
+      steps.set(s.stage, { row, bar, detail });
+      status.append(row);
+    }
+    const prompt = h('textarea', { part: 'prompt', class: 'prompt', 'aria-label': 'prompt', placeholder: 'Type a prompt, e.g. "And God said"', spellcheck: false });
+    const strategy = h('select', { class: 'strategy', 'aria-label': 'decoding' }, h('option', { value: 'greedy' }, 'greedy'), h('option', { value: 'sample' }, 'sampled'));
+    const temperature = h('input', { type: 'number', class: 'temperature', min: '0.05', max: '5', step: '0.05', value: '0.8', 'aria-label': 'temperature' });
+    const maxNew = h('input', { type: 'number', class: 'max-new', min: '0', max: '256', step: '1', value: '24', 'aria-label': 'new tokens' });
+    const generate = h('button', { type: 'button', class: 'generate', part: 'button generate', disabled: true }, 'Generate');
+    const stop = h('button', { type: 'button', class: 'stop', disabled: true }, 'Stop');
+    const attribute = h('button', { type: 'button', class: 'attribute', part: 'button attribute', disabled: true }, 'Attribute');
+    const modes = (['dot', 'cosine'] as const).map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === 'dot' }));
+    const outPrompt = h('span', { class: 'prompt-echo' });
+    const outCompletion = h('span', { class: 'completion', part: 'completion' });
+    const output = h('div', { class: 'output', part: 'output', 'aria-live': 'polite' }, outPrompt, outCompletion);
+    const results = h('ol', { class: 'results', part: 'results', role: 'listbox', 'aria-label': 'most influential training texts' });
+    this.els = {
+      backendBanner: h('div', { class: 'banner backend', part: 'backend-banner', role: 'status', hidden: true }),
+      errorBanner: h('div', { class: 'banner error', part: 'error', role: 'alert', hidden: true }),
+      noteBanner: h('div', { class: 'banner note', role: 'status', hidden: true }),
+      steps,
+      prompt,
+      strategy,
+      temperature,
+      maxNew,
+      generate,
+      stop,
+      attribute,
+      output,
+      outPrompt,
+      outCompletion,
+      meta: h('div', { class: 'meta gen-meta' }),
+      modes,
+      results,
+      resultsMeta: h('span', { class: 'meta results-meta' }),
+      detail: h('section', { class: 'detail', part: 'detail', hidden: true }),
+    };
+    const modeBox = h('span', { class: 'modes', role: 'radiogroup', 'aria-label': 'score mode' },
+      ...modes.flatMap((r) => [h('label', {}, r, ` ${r.value}`), ' ']));
+    this.root.append(
+      this.els.backendBanner,
+      this.els.errorBanner,
+      this.els.noteBanner,
+      status,
+      prompt,
+      h('div', { class: 'controls' }, h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew), generate, stop, attribute),
+      output,
+      this.els.meta,
+      h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox, this.els.resultsMeta),
+      results,
+      this.els.detail,
+    );
+    generate.addEventListener('click', () => void this.generate().catch(() => {}));
+    attribute.addEventListener('click', () => void this.attribute().catch(() => {}));
+    stop.addEventListener('click', () => this.abort?.abort());
+    strategy.addEventListener('change', () => (temperature.disabled = strategy.value !== 'sample'));
+    temperature.disabled = true;
+    for (const r of modes) r.addEventListener('change', () => {
+      if (r.checked) this.mode = r.value as ScoreMode;
+    });
+    prompt.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void this.generate().catch(() => {});
+    });
+  }
+
+  // ---- attributes as properties
+  private str(name: string, def: string): string {
+    return this.getAttribute(name) ?? def;
+  }
+  get modelUrl(): string { return this.str('model-url', '/model/model.onnx'); }
+  set modelUrl(v: string) { this.setAttribute('model-url', v); }
+  get tokenizerUrl(): string { return this.str('tokenizer-url', '/tokenizer/kjv-bpe.json'); }
+  set tokenizerUrl(v: string) { this.setAttribute('tokenizer-url', v); }
+  get corpusUrl(): string { return this.str('corpus-url', '/corpus/kjv.jsonl'); }
+  set corpusUrl(v: string) { this.setAttribute('corpus-url', v); }
+  get heldoutUrl(): string | null { return this.getAttribute('heldout-url'); }
+  set heldoutUrl(v: string | null) { v === null ? this.removeAttribute('heldout-url') : this.setAttribute('heldout-url', v); }
+  get indexUrl(): string | null { return this.getAttribute('index-url'); }
+  set indexUrl(v: string | null) { v === null ? this.removeAttribute('index-url') : this.setAttribute('index-url', v); }
+  get dbName(): string { return this.str('db-name', 'influence-explorer'); }
+  set dbName(v: string) { this.setAttribute('db-name', v); }
+  get topK(): number { return intAttr(this.getAttribute('top-k'), 10, 1); }
+  set topK(v: number) { this.setAttribute('top-k', String(v)); }
+  get mode(): ScoreMode {
+    const m = this.getAttribute('mode');
+    return m === 'cosine' || m === 'l2' ? m : 'dot';
+  }
+  set mode(v: ScoreMode) { this.setAttribute('mode', v); }
+  /** use only the first N training rows (0 = all) */
+  get subset(): number { return intAttr(this.getAttribute('subset'), 0); }
+  set subset(v: number) { this.setAttribute('subset', String(v)); }
+  get backend(): BackendChoice {
+    const b = this.getAttribute('backend');
+    return b === 'webgpu' || b === 'cpu' ? b : 'auto';
+  }
+  set backend(v: BackendChoice) { this.setAttribute('backend', v); }
+  get ep(): ExecutionProvider { return this.getAttribute('ep') === 'webgpu' ? 'webgpu' : 'wasm'; }
+  get kIn(): number { return intAttr(this.getAttribute('k-in'), 8, 1); }
+  get kOut(): number { return intAttr(this.getAttribute('k-out'), 8, 1); }
+  get damping(): number { return numAttr(this.getAttribute('damping'), 0.1); }
+  get prompt(): string { return this.els.prompt.value; }
+  set prompt(v: string) { this.els.prompt.value = v; }
+  /** the latest attribution */
+  get result(): ExplorerResult | undefined { return this.lastResult; }
+  /** the index's source once ready */
+  get indexSource(): IndexSource | undefined { return (this.dataset.indexSource as IndexSource) || undefined; }
+
+  attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    if (old === value) return;
+    if (name === 'mode') {
+      for (const r of this.els.modes) r.checked = r.value === this.mode;
+      if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
+    } else if (name === 'top-k') {
+      if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
+    } else if (name === 'prompt') this.els.prompt.value = value ?? '';
+    else if (name === 'max-new-tokens') this.els.maxNew.value = String(intAttr(value, 24));
+    else if (name === 'strategy') {
+      this.els.strategy.value = value === 'sample' ? 'sample' : 'greedy';
+      this.els.temperature.disabled = this.els.strategy.value !== 'sample';
+    } else if (name === 'temperature') this.els.temperature.value = String(numAttr(value, 0.8));
+    else if (RESTART.has(name) && this.started) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => this.start(), 0);
+    }
+  }
+
+  connectedCallback(): void {
+    if (!this.started) {
+      this.started = true;
+      // after the current task: attributes set right after insertion are seen
+      setTimeout(() => this.start(), 0);
+    }
+  }
+
+  private newReady(): Promise<void> {
+    const p = new Promise<void>((res, rej) => {
+      this.readyResolve = res;
+      this.readyReject = rej;
+    });
+    p.catch(() => {});
+    return p;
+  }
+
+  // ---- UI state helpers
+  private emit<T>(type: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+  }
+
+  private progress(stage: Stage, done: number, total: number, message: string): void {
+    const s = this.els.steps.get(stage)!;
+    s.row.hidden = false;
+    s.row.dataset.state = total > 0 && done >= total ? 'done' : 'running';
+    if (total > 0) {
+      s.bar.max = total;
+      s.bar.value = Math.min(done, total);
+    } else s.bar.removeAttribute('value'); // indeterminate
+    s.detail.textContent = message;
+    this.emit<ProgressDetail>('progress', { stage, done, total, message });
+  }
+
+  private finish(stage: Stage, message: string): void {
+    this.progress(stage, 1, 1, message);
+  }
+
+  private showError(stage: ErrorDetail['stage'], e: unknown): ErrorDetail {
+    const kind = errorKind(e);
+    const message = errorMessage(kind, e);
+    if (kind !== 'aborted') {
+      this.els.errorBanner.hidden = false;
+      this.els.errorBanner.dataset.kind = kind;
+      this.els.errorBanner.textContent = message;
+      this.els.errorBanner.title = (e as Error)?.message ?? String(e);
+      console.error(e);
+    }
+    const d: ErrorDetail = { stage, kind, message, error: e };
+    this.emit<ErrorDetail>('error', d);
+    return d;
+  }
+
+  private note(message: string): void {
+    this.els.noteBanner.hidden = false;
+    this.els.noteBanner.textContent = message;
+  }
+
+  private setBusy(b: boolean): void {
+    this.busy = b;
+    this.toggleAttribute('data-busy', b);
+    const modelOk = !!this.sm && !!this.tok;
+    this.els.generate.disabled = b || !modelOk;
+    this.els.attribute.disabled = b || !modelOk || !this.index;
+    this.els.stop.disabled = !b;
+  }
+
+  // ---- initialisation
+  private async start(): Promise<void> {
+    const gen = ++this.generation;
+    const stale = () => gen !== this.generation;
+    if (this.dataset.state) {
+      // a restart: reset what depended on the old settings
+      this.ready = this.newReady();
+      this.index = undefined;
+      this.sm = undefined;
+      this.lastQuery = undefined;
+      this.lastResult = undefined;
+      this.els.results.replaceChildren();
+      this.els.detail.hidden = true;
+    }
+    this.dataset.state = 'loading';
+    delete this.dataset.indexSource;
+    delete this.dataset.resumed;
+    this.els.errorBanner.hidden = true;
+    this.els.noteBanner.hidden = true;
+    this.setBusy(false);
+    let stage: ErrorDetail['stage'] = 'engine';
+    try {
+      // engine (one per page and backend choice)
+      this.progress('engine', 0, 0, 'starting…');
+      const choice = this.backend, ep = this.ep;
+      const se = await sharedEngine(choice, ep);
+      if (stale()) return;
+      this.se = se;
+      this.dataset.backend = se.kind;
+      this.finish('engine', se.description);
+      const b = this.els.backendBanner;
+      if (se.kind === 'cpu') {
+        b.hidden = false;
+        b.dataset.reason = se.fallbackReason ? 'no-webgpu' : 'requested';
+        b.textContent = se.fallbackReason
+          ? `WebGPU is not available: ${se.fallbackReason}. Running on the CPU backend (WebAssembly) instead — everything works, only slower.`
+          : 'Running on the CPU backend (WebAssembly), as requested (backend="cpu").';
+      } else b.hidden = true;
+
+      // model, tokenizer, corpus in parallel
+      const engineKey = `${choice}|${ep}`;
+      stage = 'model';
+      const modelUrl = this.modelUrl;
+      const modelP = sharedModel(
+        se,
+        engineKey,
+        modelUrl,
+        (done, total) => !stale() && this.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
+        () => !stale() && this.progress('model', 0, 0, 'building the gradient graph…'),
+      );
+      this.progress('model', 0, 0, 'loading…');
+      this.progress('tokenizer', 0, 0, 'loading…');
+      const tokP = sharedTokenizer(this.tokenizerUrl);
+      this.progress('corpus', 0, 0, 'loading…');
+      const corpusP = this.loadRows((d, t) => !stale() && this.progress('corpus', d, t ?? 0, `downloading ${(d / 2 ** 20).toFixed(1)} MB`));
+      const [tok, sm] = await Promise.all([
+        tokP.then((t) => {
+          if (!stale()) this.finish('tokenizer', `${t.vocabSize} tokens`);
+          return t;
+        }),
+        modelP.then((m) => {
+          if (!stale()) this.finish('model', `${m.model.layers.length} layers tapped, context ${m.contextLength} tokens`);
+          return m;
+        }),
+      ]);
+      if (stale()) return;
+      this.tok = tok;
+      this.sm = sm;
+      this.dataset.state = 'indexing';
+      this.setBusy(false);
+      stage = 'corpus';
+      const rows = await corpusP;
+      if (stale()) return;
+      this.rows = rows;
+      this.rowsById = new Map(rows.map((r) => [r.id, r]));
+      this.finish('corpus', `${rows.length} training texts${this.subset ? ` (first ${this.subset})` : ''}, each truncated to ${sm.contextLength} tokens`);
+      if (!rows.length) throw new LoadError(`${this.corpusUrl} holds no training texts`);
+
+      // the index (one acquisition per page and index)
+      stage = 'index';
+      const key = `${engineKey}|${modelUrl}|${this.dbName}`;
+      const listener = (p: IndexProgress) => !stale() && this.onIndexProgress(p);
+      let hub = hubs.get(key);
+      if (!hub) hubs.set(key, (hub = new Set()));
+      hub.add(listener);
+      const seen = lastProgress.get(key);
+      if (seen) listener(seen);
+      this.progress('index', 0, 0, 'opening…');
+      let acquired;
+      try {
+        const ctx = sm.contextLength;
+        acquired = await once(key, () =>
+          acquireIndex({
+            engine: se.engine,
+            model: sm.model,
+            dbName: this.dbName,
+            ids: rows.map((r) => r.id),
+            examples: async () => {
+              const eot = tok.endOfTextId;
+              return rows.map((r) => ({ id: r.id, input_ids: formatExample(tok.encode(r.text), { eot, maxLen: ctx }) }));
+            },
+            indexUrl: this.indexUrl ?? undefined,
+            kIn: this.kIn,
+            kOut: this.kOut,
+            damping: this.damping,
+            onProgress: (p) => {
+              lastProgress.set(key, p);
+              for (const l of hubs.get(key) ?? []) l(p);
+            },
+            onNote: (m) => !stale() && this.note(m),
+          }),
+        );
+      } finally {
+        hub.delete(listener);
+      }
+      if (stale()) return;
+      this.index = acquired.index;
+      this.dataset.indexSource = acquired.source;
+      const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
+      const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';
+      this.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
+      if (acquired.source === 'indexeddb') this.finish('fit', 'stored with the index');
+      this.dataset.state = 'ready';
+      this.setBusy(false);
+      this.readyResolve();
+      this.emit('ready', { backend: se.kind, indexSource: acquired.source, examples: acquired.index.size });
+    } catch (e) {
+      if (stale()) return;
+      this.dataset.state = 'error';
+      if (stage === 'index') forget(`${this.backend}|${this.ep}|${this.modelUrl}|${this.dbName}`);
+      const d = this.showError(stage, e);
+      this.readyReject(d.error);
+      this.setBusy(false);
+    }
+  }
+
+  private onIndexProgress(p: IndexProgress): void {
+    if (p.stage === 'import') this.progress('index', p.done, p.total, `importing the prebuilt index: ${p.done} / ${p.total} blobs`);
+    else if (p.stage === 'log') {
+      if (p.skipped) this.dataset.resumed = String(p.skipped);
+      const resumed = p.skipped ? ` (resumed: ${p.skipped} already stored)` : '';
+      this.progress('index', p.done, p.total, `computing training gradients: ${p.done} / ${p.total} texts${resumed}`);
+    } else {
+      if (p.done === 0) this.finish('index', `${p.total ? '' : ''}gradients stored`);
+      this.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
+    }
+  }
+
+  /** The training rows: corpus minus held-out ids, first `subset`. */
+  private async loadRows(onBytes: (d: number, t: number | undefined) => void): Promise<CorpusRow[]> {
+    const url = this.corpusUrl;
+    const [text, heldout] = await Promise.all([
+      fetchText(url, 'corpus', onBytes),
+      (async () => {
+        const u = this.heldoutUrl;
+        if (!u) return new Set<string>();
+        const r = await fetch(u);
+        if (!r.ok) throw new LoadError(`could not fetch the held-out list at ${u}: HTTP ${r.status}`);
+        return parseHeldOut(await r.json(), u);
+      })(),
+    ]);
+    let rows = parseCorpus(text, url).filter((r) => !heldout.has(r.id));
+    if (this.subset > 0) rows = rows.slice(0, this.subset);
+    return rows;
+  }
+
+  // ---- generation
+  /** Completes the prompt (streaming into the output); resolves with the completion text. */
+  async generate(): Promise<string> {
+    if (this.busy) throw new Error('busy');
+    if (!this.sm || !this.tok) await this.modelReady();
+    const sm = this.sm!, tok = this.tok!;
+    const prompt = this.els.prompt.value;
+    const eot = tok.endOfTextId;
+    const promptIds = tok.encode(prompt);
+    const g: Generated = { prompt, promptIds, completion: [], eot: false };
+    this.last = g;
+    this.els.errorBanner.hidden = true;
+    this.els.outPrompt.textContent = prompt;
+    this.els.outCompletion.textContent = '';
+    const max = intAttr(this.els.maxNew.value, 24);
+    const sample = this.els.strategy.value === 'sample';
+    const temperature = Math.max(0.05, numAttr(this.els.temperature.value, 0.8));
+    const seedAttr = this.getAttribute('seed');
+    this.abort = new AbortController();
+    this.setBusy(true);
+    this.progress('generate', 0, max, 'starting…');
+    const t0 = performance.now();
+    try {
+      const r = await sm.lm.generate([eot, ...promptIds], {
+        maxNewTokens: max,
+        strategy: sample ? 'sample' : 'greedy',
+        temperature,
+        seed: seedAttr !== null && Number.isInteger(Number(seedAttr)) ? Number(seedAttr) : undefined,
+        eotId: eot,
+        signal: this.abort.signal,
+        onToken: async (id, i) => {
+          g.completion.push(id);
+          this.els.outCompletion.textContent = tok.decode(g.completion);
+          this.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
+          // let the page paint between tokens
+          await new Promise((res) => setTimeout(res, 0));
+        },
+      });
+      g.eot = r.stopReason === 'eot';
+      const secs = (performance.now() - t0) / 1000;
+      this.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
+      this.els.meta.textContent = `${sample ? `sampled, temperature ${temperature}, seed ${r.seed}` : 'greedy'}; ${g.completion.length} new tokens${g.eot ? ', stopped at end of text' : ''}`;
+      return tok.decode(g.completion);
+    } catch (e) {
+      const d = this.showError('generate', e);
+      if (d.kind === 'aborted') this.finish('generate', `stopped after ${g.completion.length} tokens`);
+      throw e;
+    } finally {
+      this.abort = undefined;
+      this.setBusy(false);
+    }
+  }
+
+  private async modelReady(): Promise<void> {
+    // wait for the model (not the index)
+    while (!this.sm || !this.tok) {
+      if (this.dataset.state === 'error') throw new Error('the model failed to load');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // ---- attribution
+  /** Attributes prompt + completion (the last generation if the prompt is unchanged, else the prompt alone). */
+  async attribute(): Promise<ExplorerResult> {
+    if (this.busy) throw new Error('busy');
+    await this.ready;
+    const tok = this.tok!, sm = this.sm!;
+    const prompt = this.els.prompt.value;
+    const eot = tok.endOfTextId;
+    const fresh = !(this.last && this.last.prompt === prompt);
+    const g = fresh ? { prompt, promptIds: tok.encode(prompt), completion: [], eot: false } : this.last!;
+    if (fresh) {
+      // the prompt changed since the last generation (or none ran): the prompt alone is attributed
+      this.last = undefined;
+      this.els.outPrompt.textContent = prompt;
+      this.els.outCompletion.textContent = '';
+      this.els.meta.textContent = 'no completion: attributing the prompt alone';
+    }
+    let ids = [eot, ...g.promptIds, ...g.completion, ...(g.eot ? [eot] : [])];
+    const truncated = ids.length > sm.contextLength;
+    if (truncated) ids = ids.slice(0, sm.contextLength);
+    if (ids.length < 2) {
+      const e = new LoadError('type a prompt first: the query needs at least one token');
+      this.showError('query', e);
+      throw e;
+    }
+    this.lastQuery = { ids, promptTokens: 1 + g.promptIds.length, text: prompt + tok.decode(g.completion), truncated };
+    return this.runQuery();
+  }
+
+  private async runQuery(): Promise<ExplorerResult> {
+    const q = this.lastQuery!, index = this.index!, tok = this.tok!;
+    const mode = this.mode;
+    this.setBusy(true);
+    this.els.errorBanner.hidden = true;
+    this.progress('query', 0, 0, 'computing the query gradient…');
+    const t0 = performance.now();
+    try {
+      const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids }], {
+        topK: this.topK,
+        mode,
+        perLayer: true,
+        perToken: true,
+        scores: false,
+        onProgress: (e) => this.progress('query', e.done, e.total, `scoring ${e.done} / ${e.total} chunks`),
+      });
+      const secs = (performance.now() - t0) / 1000;
+      this.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
+      const tokens = q.ids.map((id, i) => (i === 0 ? '' : id === tok.endOfTextId ? '⟨end⟩' : tok.decode([id])));
+      const res: ExplorerResult = {
+        mode,
+        query: { text: q.text, promptTokens: q.promptTokens, tokens, ids: q.ids, truncated: q.truncated },
+        layerNames: r.layerNames,
+        loss: r.losses[0],
+        items: r.top[0].map((t: TopItem, i) => {
+          const row = this.rowsById.get(t.id);
+          // tokens[t] is position t's share (where token t + 1 is predicted): shown on the predicted token
+          const per = t.tokens ?? [];
+          return {
+            rank: i + 1,
+            id: t.id,
+            ref: row?.ref,
+            text: row?.text ?? '(text not in the loaded corpus)',
+            score: t.score,
+            layers: t.layers ?? [],
+            tokens: q.ids.map((_, j) => (j === 0 ? undefined : per[j - 1])),
+          };
+        }),
+      };
+      this.lastResult = res;
+      this.selected = 0;
+      this.renderResults();
+      this.emit<ExplorerResult>('result', res);
+      return res;
+    } catch (e) {
+      this.showError('query', e);
+      throw e;
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  private renderResults(): void {
+    const res = this.lastResult!;
+    this.els.resultsMeta.textContent = `${res.mode} scores over ${this.index?.size ?? 0} texts; query loss ${formatScore(res.loss)} nats${res.query.truncated ? `; query truncated to the model's ${res.query.ids.length}-token context` : ''}`;
+    const items = res.items.map((it, i) => {
+      const li = h('li', { class: 'result', role: 'option', 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: 0 },
+        h('span', { class: 'rank' }, `${it.rank}.`),
+        h('span', { class: 'ref' }, it.ref ? `${it.ref} · ${it.id}` : it.id),
+        h('span', { class: 'score', title: `${res.mode} score` }, formatScore(it.score)),
+        h('span', { class: 'text' }, it.text),
+      );
+      const pick = () => {
+        this.selected = i;
+        for (const el of this.els.results.children) el.setAttribute('aria-selected', el === li ? 'true' : 'false');
+        this.renderDetail();
+      };
+      li.addEventListener('click', pick);
+      li.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') pick();
+      });
+      return li;
+    });
+    this.els.results.replaceChildren(...items);
+    this.renderDetail();
+  }
+
+  private renderDetail(): void {
+    const res = this.lastResult;
+    const d = this.els.detail;
+    if (!res || !res.items.length) {
+      d.hidden = true;
+      return;
+    }
+    const it = res.items[this.selected];
+    const toks: HeatToken[] = res.query.tokens.slice(1).map((text, j) => ({ text, value: it.tokens[j + 1], completion: j + 1 >= res.query.promptTokens }));
+    const legend = h('div', { class: 'legend' },
+      h('span', { class: 'sw', style: undefined }), ' ',
+      'Colour: how much predicting each token of the query (prompt, then the underlined completion) contributes to the score — warm supports, cool opposes.');
+    (legend.firstChild as HTMLElement).style.background = 'rgba(220, 60, 30, 0.8)';
+    d.replaceChildren(
+      h('h4', {}, 'Token influence on the query for ', h('span', { class: 'sel-ref' }, it.ref ?? it.id)),
+      heatmap(toks),
+      legend,
+      h('h4', {}, `Per-layer contribution (${res.mode})`),
+      layerChart(res.layerNames, it.layers),
+      h('div', { class: 'meta' }, `${res.layerNames.length} tapped layers: ${res.layerNames.map(shortLayer).join(', ')}`),
+    );
+    d.hidden = false;
+  }
+}
+
+export function defineInfluenceExplorer(name = 'influence-explorer'): void {
+  if (typeof customElements === 'undefined') return; // a worker (see Base above)
+  if (!customElements.get(name)) customElements.define(name, name === 'influence-explorer' ? InfluenceExplorer : class extends InfluenceExplorer {});
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'influence-explorer': InfluenceExplorer;
+  }
+}

@@ -1,0 +1,119 @@
+// Where the explorer's training-set index comes from, in order:
+//   1. IndexedDB holds a complete, fitted index of this model over exactly these ids  -> 'indexeddb' (no rebuild)
+//   2. IndexedDB holds a partial one (an interrupted build or import)                 -> resumed
+//   3. index-url serves a manifest of this model                                       -> copied in: 'imported'
+//   4. otherwise the index is built here: engine.log over the corpus, then fit          -> 'built'
+// Every step reports progress; builds commit every few seconds, so a reload continues where it stopped.
+import type { Engine, LoadedModel, LograIndex, Example, ProgressEvent } from '../logra/mod.ts';
+import { IndexedDbStore } from '../store/indexeddb.ts';
+import { HttpStore, copyStore } from '../store/http.ts';
+import type { Manifest } from '../store/store.ts';
+
+export type IndexSource = 'indexeddb' | 'built' | 'imported';
+
+export interface IndexProgress {
+  stage: 'import' | 'log' | 'fit';
+  done: number;
+  total: number;
+  /** rows already in the store when a build resumed */
+  skipped?: number;
+}
+
+export interface AcquireIndexOptions {
+  engine: Engine;
+  model: LoadedModel;
+  dbName: string;
+  /** the training ids the index must cover, in order */
+  ids: string[];
+  /** the examples to log (only called when a build is needed) */
+  examples: () => Promise<Example[]>;
+  indexUrl?: string;
+  kIn: number;
+  kOut: number;
+  damping: number;
+  onProgress?: (p: IndexProgress) => void;
+  onNote?: (message: string) => void;
+}
+
+export interface AcquiredIndex {
+  index: LograIndex;
+  source: IndexSource;
+  store: IndexedDbStore;
+}
+
+function storedIds(m: Manifest): string[] {
+  return m.chunks.flatMap((c) => c.ids);
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+function fitted(m: Manifest): boolean {
+  const fit = m.state.fit as { chunks?: number } | undefined;
+  return !!fit && fit.chunks === m.chunks.length && !!m.blobs.fit && !!m.blobs.self;
+}
+
+export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredIndex> {
+  const store = new IndexedDbStore(o.dbName);
+  let m = await store.readManifest();
+
+  if (m && !m.state.copying) {
+    const ids = storedIds(m);
+    const want = new Set(o.ids);
+    if (m.settings.modelSha256 !== o.model.sha256) {
+      o.onNote?.('the stored index belongs to another model: rebuilding it');
+      await store.destroy();
+      m = undefined;
+    } else if (!ids.every((id) => want.has(id))) {
+      o.onNote?.('the stored index covers other training texts: rebuilding it');
+      await store.destroy();
+      m = undefined;
+    } else if (sameIds(ids, o.ids) && fitted(m)) {
+      const index = await o.engine.openIndex(store, o.model);
+      return { index, source: 'indexeddb', store };
+    }
+  }
+
+  // an import (fresh or interrupted) from index-url
+  if (o.indexUrl && (!m || m.state.copying)) {
+    const http = new HttpStore(o.indexUrl);
+    const remote = await http.readManifest().catch(() => undefined);
+    if (remote && remote.settings.modelSha256 === o.model.sha256 && sameIds(storedIds(remote), o.ids)) {
+      o.onProgress?.({ stage: 'import', done: 0, total: 1 });
+      await copyStore(http, store, { onProgress: (done, total) => o.onProgress?.({ stage: 'import', done, total }) });
+      const index = await o.engine.openIndex(store, o.model);
+      if (!fitted(index.manifest)) await fitIndex(index, o);
+      return { index, source: 'imported', store };
+    }
+    if (remote) o.onNote?.(`the index at ${o.indexUrl} was made for ${remote.settings.modelSha256 !== o.model.sha256 ? 'another model' : 'other training texts'}; building one here`);
+    if (m?.state.copying) {
+      await store.destroy();
+      m = undefined;
+    }
+  }
+
+  // build (or resume a build): log, then fit
+  const examples = await o.examples();
+  o.onProgress?.({ stage: 'log', done: 0, total: examples.length });
+  const index = await o.engine.log(o.model, examples, {
+    store,
+    kIn: o.kIn,
+    kOut: o.kOut,
+    hessian: 'raw',
+    batchSize: 8,
+    flushMs: 3000,
+    onProgress: (e: ProgressEvent) => o.onProgress?.({ stage: 'log', done: e.done, total: e.total, skipped: e.skipped }),
+  });
+  await fitIndex(index, o);
+  return { index, source: 'built', store };
+}
+
+async function fitIndex(index: LograIndex, o: AcquireIndexOptions): Promise<void> {
+  const layers = index.layerNames.length;
+  o.onProgress?.({ stage: 'fit', done: 0, total: layers });
+  await index.fit({ damping: o.damping, onProgress: (e) => o.onProgress?.({ stage: 'fit', done: e.done, total: e.total }) });
+  o.onProgress?.({ stage: 'fit', done: layers, total: layers });
+}

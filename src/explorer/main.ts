@@ -1,0 +1,43 @@
+// The demo page: one <influence-explorer> configured for the bundled model, tokenizer and corpus. URL parameters
+// override its attributes (handy for tests and quick demos): ?subset=64&backend=cpu&db=my-db&mode=cosine&prompt=...
+import { defineInfluenceExplorer } from './element.ts';
+
+defineInfluenceExplorer();
+
+const params = new URLSearchParams(location.search);
+const defaults: Record<string, string> = {
+  'model-url': '/model/model.onnx',
+  'heldout-url': '/model/heldout.json',
+  'tokenizer-url': '/tokenizer/kjv-bpe.json',
+  'corpus-url': '/corpus/kjv.jsonl',
+  'index-url': '/index/',
+  'db-name': 'kjv-demo',
+  'top-k': '10',
+  mode: 'dot',
+  backend: 'auto',
+};
+const alias: Record<string, string> = { db: 'db-name', model: 'model-url', corpus: 'corpus-url', heldout: 'heldout-url', index: 'index-url', tokenizer: 'tokenizer-url', k: 'top-k' };
+const attrs = { ...defaults };
+for (const [k, v] of params) {
+  const name = alias[k] ?? k;
+  if (/^[a-z][a-z-]*$/.test(name)) attrs[name] = v;
+}
+for (const [k, v] of Object.entries(attrs)) if (v === '') delete attrs[k];
+
+async function main(): Promise<void> {
+  const setup = document.getElementById('setup')!;
+  // without a prebuilt index the page builds one here: over the whole training set that takes long on a CPU, so a
+  // quick demo uses the first 1,000 training verses unless ?subset= says otherwise (?subset=0: all)
+  if (!params.has('subset') && attrs['index-url']) {
+    const r = await fetch(new URL('manifest.json', new URL(attrs['index-url'], location.href)), { method: 'HEAD' }).catch(() => undefined);
+    if (!r?.ok || !/json/.test(r.headers.get('content-type') ?? '')) {
+      attrs.subset = '1000';
+      setup.textContent = 'No prebuilt index is served here, so this page indexes the first 1,000 training verses in your browser (?subset=0 indexes all of them, which takes long without a GPU).';
+    }
+  }
+  const el = document.createElement('influence-explorer');
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  document.getElementById('app')!.append(el);
+}
+
+void main();
