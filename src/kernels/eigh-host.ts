@@ -9,6 +9,7 @@ import { DataType } from '../onnx/tensor.ts';
 import type { Ort } from '../runtime/ort.ts';
 import type * as OrtNs from 'onnxruntime-web';
 import type { FixedMatvec, HostLinalg } from './eigh-blocked.ts';
+import { releaseSessions } from './ort-graphs.ts';
 import type { FloatArray } from './reference/tridiag.ts';
 
 export type HostPrecision = 'f32' | 'f64';
@@ -90,13 +91,6 @@ export class OrtLinalg implements HostLinalg {
   };
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) {
-      try {
-        await (await s).release();
-      } catch {
-        /* gone */
-      }
-    }
-    this.sessions.clear();
+    await releaseSessions(this.sessions);
   }
 }

@@ -66,15 +66,20 @@ export class OrtGraphs {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) {
-      try {
-        await (await s).release();
-      } catch {
-        /* already gone */
-      }
-    }
-    this.sessions.clear();
+    await releaseSessions(this.sessions);
   }
+}
+
+/** Releases every (pending) session of a cache and empties it; sessions already gone are skipped. */
+export async function releaseSessions(sessions: Map<string, Promise<{ release(): Promise<void> }>>): Promise<void> {
+  for (const s of sessions.values()) {
+    try {
+      await (await s).release();
+    } catch {
+      /* already gone */
+    }
+  }
+  sessions.clear();
 }
 
 const sym = (prefix: string, rank: number): string[] => Array.from({ length: rank }, (_, i) => `${prefix}${i}`);
