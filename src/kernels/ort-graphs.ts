@@ -4,7 +4,7 @@
 import { onnx, Long, encodeModel } from '../onnx/codec.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
-import { loadOrt, type Ort } from '../runtime/ort.ts';
+import { createOrtSession, loadOrt, type Ort } from '../runtime/ort.ts';
 import type * as OrtNs from 'onnxruntime-web';
 
 export interface Feed {
@@ -48,7 +48,7 @@ export class OrtGraphs {
       const g = new Graph(model);
       const out = build(g);
       g.addOutput(out, DataType.FLOAT);
-      s = this.ort.InferenceSession.create(encodeModel(model), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      s = createOrtSession(this.ort, encodeModel(model), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }

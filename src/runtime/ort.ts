@@ -59,12 +59,39 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
+/** per onnxruntime-web module: the tail of its queue of runs */
+const runQueues = new WeakMap<object, { tail: Promise<unknown> }>();
+
+/**
+ * Makes the runs of every session of one onnxruntime-web module take turns. Its wasm build runs one session at a
+ * time: a run started while any other run of the module is in flight fails with "Session already started" (seen
+ * in Chromium), and callers sharing a module (several components on a page, per-layer work in Promise.all, a
+ * kernel GEMM during a model run) cannot know of each other. Returns the same session with `run` queued.
+ */
+export function serialRuns<S extends OrtNs.InferenceSession>(ort: Ort, session: S): S {
+  let q = runQueues.get(ort);
+  if (!q) runQueues.set(ort, (q = { tail: Promise.resolve() }));
+  const queue = q;
+  const run = session.run.bind(session) as (...a: unknown[]) => Promise<OrtNs.InferenceSession.ReturnType>;
+  (session as { run: unknown }).run = (...a: unknown[]) => {
+    const p = queue.tail.then(() => run(...a));
+    queue.tail = p.catch(() => undefined);
+    return p;
+  };
+  return session;
+}
+
+/** InferenceSession.create, with serialRuns applied. */
+export async function createOrtSession(ort: Ort, model: Uint8Array, options: OrtNs.InferenceSession.SessionOptions): Promise<OrtNs.InferenceSession> {
+  return serialRuns(ort, await ort.InferenceSession.create(model, options));
+}
+
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<{ ort: Ort; session: OrtNs.InferenceSession }> {
   const ep = opts.ep ?? 'wasm';
   const ort = await loadOrt(ep);
   const executionProviders: OrtNs.InferenceSession.ExecutionProviderConfig[] =
     ep === 'webgpu' ? [opts.device ? ({ name: 'webgpu', device: opts.device } as OrtNs.InferenceSession.ExecutionProviderConfig) : 'webgpu'] : ['wasm'];
-  const session = await ort.InferenceSession.create(bytes, {
+  const session = await createOrtSession(ort, bytes, {
     executionProviders,
     graphOptimizationLevel: opts.optimization ?? 'all',
     preferredOutputLocation: opts.outputsOnGpu && ep === 'webgpu' ? 'gpu-buffer' : 'cpu',

@@ -26,6 +26,11 @@ export interface Harness {
   idbCount(db: string): Promise<number>;
   /** relative max difference between scores from IndexedDB `db` and from one uninterrupted in-memory run; ids unique */
   idbCompare(db: string, n: number): Promise<{ err: number; unique: number; total: number }>;
+  /**
+   * concurrent users of one CPU backend (GEMMs of one shape in Promise.all, i.e. one cached ORT session) and of one
+   * model (two query batches at once): max relative difference to the same work run one after the other
+   */
+  concurrentRuns(): Promise<{ gemm: number; query: number }>;
   /** the WebGPU adapter the page gets, or null */
   gpuInfo(): Promise<GpuInfo | null>;
   crossOriginIsolated: boolean;
@@ -118,6 +123,31 @@ harness.idbCompare = async (db, n) => {
     }
   });
   return { err: err / scale, unique: new Set(a.trainIds).size, total: a.trainIds.length };
+};
+
+harness.concurrentRuns = async () => {
+  const { engine, model } = await pipeline();
+  const b = engine.backend;
+  const rel = (x: Float32Array, y: Float32Array) => {
+    let e = 0, m = 0;
+    for (let i = 0; i < x.length; i++) {
+      e = Math.max(e, Math.abs(x[i] - y[i]));
+      m = Math.max(m, Math.abs(y[i]));
+    }
+    return e / m;
+  };
+  const mats = Array.from({ length: 6 }, (_, i) => b.tensor(Float32Array.from({ length: 64 * 48 }, (_, j) => Math.sin(i * 7 + j)), [64, 48]));
+  const one = async (t: (typeof mats)[number]) => b.read(await b.gemm(t, t, { transB: true }));
+  const seq: Float32Array[] = [];
+  for (const t of mats) seq.push(await one(t));
+  const par = await Promise.all(mats.map(one));
+  const gemm = Math.max(...par.map((p, i) => rel(p, seq[i])));
+  const ix = await engine.log(model, randomSequences(12, 5), { ...idbOpts, store: new MemoryStore() });
+  const qa = PIPE_QUERIES.slice(0, 1), qb = PIPE_QUERIES.slice(1, 2);
+  const [ra, rb] = await Promise.all([ix.query(qa, { topK: 0 }), ix.query(qb, { topK: 0 })]);
+  const sa = await ix.query(qa, { topK: 0 }), sb = await ix.query(qb, { topK: 0 });
+  const query = Math.max(...[[ra, sa], [rb, sb]].flatMap(([p, s]) => p.scores!.map((row, i) => rel(row, s.scores![i]))));
+  return { gemm, query };
 };
 
 window.harness = harness;

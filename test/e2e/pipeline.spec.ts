@@ -40,3 +40,11 @@ test('IndexedDB: a page reloaded mid-logging resumes; each example stored once; 
   expect(cmp.total).toBe(n);
   expect(cmp.err).toBeLessThanOrEqual(1e-5);
 });
+
+test('concurrent runs on one CPU backend and one model take turns and give the same numbers', async ({ page }) => {
+  await page.goto('/test/e2e/harness.html');
+  const r = await page.evaluate(() => window.harness!.concurrentRuns());
+  console.log(`concurrent vs sequential: gemm ${r.gemm.toExponential(2)}, query ${r.query.toExponential(2)}`);
+  expect(r.gemm).toBeLessThanOrEqual(1e-6);
+  expect(r.query).toBeLessThanOrEqual(1e-5);
+});
