@@ -1,6 +1,6 @@
 // Shared bench plumbing: arguments and JSON output under Node (tsx) and Deno, a character-level view of the KJV
-// corpus (public/corpus/kjv.jsonl) for small-vocabulary language models, and a seeded shuffle.
-import { readFile, writeFile } from 'node:fs/promises';
+// corpus (public/corpus/kjv.jsonl) for small-vocabulary language models, and a seeded shuffle. node:fs is imported
+// on use, so that benchmarks importing this also load in a browser page (test/e2e/pipeline-bench).
 import { jsRuntime } from '../../src/gpu/runtime.ts';
 import type { LmExample } from '../../src/runtime/batch.ts';
 import { rng } from '../../src/train/rng.ts';
@@ -15,8 +15,11 @@ export function opt(name: string): string | undefined {
 }
 export const runtimeName = () => (G.Deno ? `Deno ${G.Deno.version?.deno ?? ''}`.trim() : `${jsRuntime()} ${G.process?.version ?? ''}`.trim());
 
+/** node:fs/promises, loaded on first use (Node and Deno both provide it) */
+const fs = () => import(/* @vite-ignore */ 'node:fs/promises' as string) as Promise<typeof import('node:fs/promises')>;
+
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(path, JSON.stringify(value, null, 1) + '\n');
+  await (await fs()).writeFile(path, JSON.stringify(value, null, 1) + '\n');
 }
 
 /** Ends the process (ORT's threads and GPU handles would otherwise keep it alive). */
@@ -54,7 +57,7 @@ export function charIds(text: string): number[] {
 
 /** KJV verses as character-level examples [EOT, chars..., EOT] cut to maxLen tokens, in corpus order. */
 export async function kjvCharExamples(maxLen: number, limit: number): Promise<LmExample[]> {
-  const text = await readFile(new URL('../../public/corpus/kjv.jsonl', import.meta.url), 'utf8');
+  const text = await (await fs()).readFile(new URL('../../public/corpus/kjv.jsonl', import.meta.url), 'utf8');
   const out: LmExample[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
