@@ -1,7 +1,7 @@
 // Stage 1 of the running top-k: invocation (segment s, query i) keeps the KMAX... K best (score, index) pairs of
 // scores S[i, s*SEG .. (s+1)*SEG) in a private sorted list and writes them to the candidate buffer
 // [q, nseg, K] (score -inf / index 0xffffffff where the segment had fewer). Order: higher score first, ties by
-// smaller index; NaN scores never enter. Header: const K: u32 (list length), const SEG: u32.
+// smaller index; NaN scores never enter (topk_lib.wgsl). Header: const K: u32 (list length), const SEG: u32.
 
 struct Params {
   q: u32, n: u32, nseg: u32, base: u32,
@@ -20,31 +20,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let s = gid.x;
   let i = gid.y;
   if (s >= p.nseg || i >= p.q) { return; }
-  var bv: array<f32, K>;
-  var bi: array<u32, K>;
-  for (var t = 0u; t < K; t++) { bv[t] = NEG_INF; bi[t] = 0xffffffffu; }
-  var worst = NEG_INF;
-  var worstI = 0xffffffffu;
+  var list: TopK;
+  for (var t = 0u; t < K; t++) { list.v[t] = NEG_INF; list.i[t] = 0xffffffffu; }
   let j1 = min(p.n, (s + 1u) * SEG);
   for (var j = s * SEG; j < j1; j++) {
-    let v = S[p.offS + i * p.ldS + j];
-    let idx = p.base + j;
-    // strictly better than the current K-th (NaN compares false)
-    if (!(v > worst || (v == worst && idx < worstI))) { continue; }
-    var t = K - 1u;
-    loop {
-      if (t == 0u) { break; }
-      let pv = bv[t - 1u];
-      if (pv > v || (pv == v && bi[t - 1u] < idx)) { break; }
-      bv[t] = pv;
-      bi[t] = bi[t - 1u];
-      t--;
-    }
-    bv[t] = v;
-    bi[t] = idx;
-    worst = bv[K - 1u];
-    worstI = bi[K - 1u];
+    topk_insert(&list, S[p.offS + i * p.ldS + j], p.base + j);
   }
   let o = (i * p.nseg + s) * K;
-  for (var t = 0u; t < K; t++) { candV[o + t] = bv[t]; candI[o + t] = bi[t]; }
+  for (var t = 0u; t < K; t++) { candV[o + t] = list.v[t]; candI[o + t] = list.i[t]; }
 }

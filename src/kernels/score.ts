@@ -166,8 +166,8 @@ export class TopK {
     const candV = ctx.alloc(this.q * nseg * K * 4, 'topk-cand-v');
     const candI = ctx.alloc(this.q * nseg * K * 4, 'topk-cand-i');
     try {
-      const part = await ctx.pipeline({ shader: 'topk_partial', consts: { K, SEG } });
-      const merge = await ctx.pipeline({ shader: 'topk_merge', consts: { K } });
+      const part = await ctx.pipeline({ shader: 'topk_partial', libs: ['topk_lib'], consts: { K, SEG } });
+      const merge = await ctx.pipeline({ shader: 'topk_merge', libs: ['topk_lib'], consts: { K } });
       ctx.checkBinding(this.q * nseg * K * 4, 'topk: candidates (use fewer queries per call or a smaller K)');
       ctx.dispatch(part, [s, candV, candI], [ceilDiv(nseg, 64), this.q], uniformBlock([this.q, n, nseg, base, ldS, 0, 0, 0]), 'topk_partial');
       ctx.dispatch(merge, [candV, candI, this.runV, this.runI], [ceilDiv(this.q, 64)], uniformBlock([this.q, nseg, 0, 0]), 'topk_merge');
