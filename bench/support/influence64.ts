@@ -170,3 +170,34 @@ export function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
     }
   return den > 0 ? num / den : num;
 }
+
+/** influence(train, query, d) for several dampings at once: the Gram matrices are computed once per layer. */
+export function influenceDampings(train: GradRows, query: GradRows, dampings: number[]): Scores[] {
+  const N = train.ids.length, Q = query.ids.length;
+  const outs = dampings.map(() => Array.from({ length: Q }, () => new Float64Array(N)));
+  train.layers.forEach((layer, l) => {
+    const G = train.blocks[l], Gq = query.blocks[l];
+    const a = new Float64Array(Q * N);
+    for (let q = 0; q < Q; q++) for (let n = 0; n < N; n++) a[q * N + n] = dot(Gq[q], G[n]);
+    const K = new Float64Array(N * N);
+    for (let i = 0; i < N; i++) for (let j = i; j < N; j++) K[i * N + j] = K[j * N + i] = dot(G[i], G[j]);
+    let tr = 0;
+    for (let i = 0; i < N; i++) tr += K[i * N + i];
+    dampings.forEach((damping, di) => {
+      const lambda = (damping * (tr / N)) / layer.k;
+      if (!(lambda > 0)) return;
+      const M = Float64Array.from(K);
+      for (let i = 0; i < N; i++) M[i * N + i] += N * lambda;
+      const X = Float64Array.from(K);
+      spdSolve(M, N, X, N);
+      const out = outs[di];
+      for (let q = 0; q < Q; q++)
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let m = 0; m < N; m++) s += a[q * N + m] * X[m * N + n];
+          out[q][n] += (a[q * N + n] - s) / lambda;
+        }
+    });
+  });
+  return outs;
+}
