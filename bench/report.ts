@@ -12,10 +12,10 @@ const r = await assembleReport(dir, {
     'LDS --quick, Node': 'npx tsx bench/lds.ts --quick --json bench/results/lds-quick-node.json',
     'LDS --quick, Deno': 'node scripts/deno.js run --allow-read --allow-env --allow-net=127.0.0.1 --allow-write=/tmp,bench/results bench/lds.ts --quick --json bench/results/lds-quick-deno.json',
     'LDS --quick, Chromium': 'LDS_BENCH=1 LDS_BENCH_QUICK=1 LDS_BENCH_JSON=bench/results/lds-quick-chromium.json npx playwright test test/e2e/bench-smoke.spec.ts',
-    accuracy: 'npx tsx bench/accuracy.ts --quick --json bench/results/accuracy.json',
+    accuracy: 'npx tsx bench/accuracy.ts --json bench/results/accuracy.json',
     pipeline: 'npx tsx bench/pipeline.ts --json bench/results/pipeline.json',
     efficiency: 'npx tsx bench/efficiency.ts --json bench/results/efficiency.json',
-    kernels: 'npx tsx bench/kernels.ts --quick --json bench/results/kernels.json',
+    kernels: 'npx tsx bench/kernels.ts --json bench/results/kernels.json',
     report: 'npx tsx bench/report.ts --dir bench/results',
   },
 });
