@@ -19,7 +19,7 @@ const pages: Record<string, string> = {
   // the explorer app (the demo page; the component's plain-page example is public/embed-example.html)
   explorer: 'src/explorer/index.html',
 };
-const testPages = ['test/e2e/harness.html', 'test/e2e/kernels/index.html', 'test/e2e/kernels/bench.html', 'test/e2e/pipeline-bench/index.html', 'test/e2e/bench/index.html'];
+const testPages = ['test/e2e/harness.html', 'test/e2e/kernels/index.html', 'test/e2e/bench/index.html'];
 // module entries that plain pages load by one script tag (public/embed-example.html): scanned for dependencies too
 const moduleEntries = ['src/explorer/embed.ts'];
 const builtPages = Object.fromEntries(Object.entries(pages).filter(([, p]) => existsSync(`${root}/${p}`)));

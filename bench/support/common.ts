@@ -1,6 +1,6 @@
 // Shared bench plumbing: arguments and JSON output under Node (tsx) and Deno, a character-level view of the KJV
 // corpus (public/corpus/kjv.jsonl) for small-vocabulary language models, and a seeded shuffle. node:fs is imported
-// on use, so that benchmarks importing this also load in a browser page (test/e2e/pipeline-bench).
+// on use, so that benchmarks importing this also load in a browser page (test/e2e/bench).
 import { jsRuntime } from '../../src/gpu/runtime.ts';
 import type { LmExample } from '../../src/runtime/batch.ts';
 import { rng } from '../../src/train/rng.ts';

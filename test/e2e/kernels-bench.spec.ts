@@ -6,7 +6,7 @@ test('kernel benchmark (bench/kernels.ts) in Chromium', async ({ page }) => {
   test.skip(!process.env.KERNELS_BENCH, 'set KERNELS_BENCH=1 to run the kernel benchmark');
   test.setTimeout(20 * 60_000);
   page.on('console', (m) => console.log(`  page: ${m.text()}`));
-  await page.goto('/test/e2e/kernels/bench.html');
+  await page.goto('/test/e2e/bench/index.html');
   await page.waitForFunction(() => window.kernelBench !== undefined, undefined, { timeout: 30_000 });
   const budget = Number(process.env.KERNELS_BENCH_BUDGET ?? 90);
   const res = await page.evaluate(([q, b]) => window.kernelBench!.run(q, b), [!!process.env.KERNELS_BENCH_QUICK, budget] as const);

@@ -9,7 +9,7 @@ test('pipeline benchmark (bench/pipeline.ts) in Chromium', async ({ page }) => {
   test.skip(!process.env.PIPELINE_BENCH, 'set PIPELINE_BENCH=1 to run the pipeline benchmark');
   test.setTimeout(20 * 60_000);
   page.on('console', (m) => console.log(`  page: ${m.text()}`));
-  await page.goto('/test/e2e/pipeline-bench/index.html');
+  await page.goto('/test/e2e/bench/index.html');
   await page.waitForFunction(() => window.pipelineBench !== undefined, undefined, { timeout: 30_000 });
   const opts = { quick: !!process.env.PIPELINE_BENCH_QUICK, backend: (process.env.PIPELINE_BENCH_BACKEND ?? 'cpu') as 'cpu' | 'webgpu' };
   const res = await page.evaluate((o) => window.pipelineBench!.run(o), opts);

@@ -1,19 +1,34 @@
-// Runs the LDS suite (bench/support/lds-run.ts) in the page: the corpus is fetched from the dev server
-// (public/corpus/kjv.jsonl), ORT wasm runs the model, the CPU kernel backend the linear algebra, stores in memory.
-import { runLds, type LdsOptions, type LdsResult } from '../../../bench/support/lds-run.ts';
+// The benchmark page: the suites run in Chromium, each loaded when a spec calls it (kernels-bench.spec.ts,
+// pipeline-bench.spec.ts, bench-smoke.spec.ts). ORT wasm runs with threads (the page is cross-origin isolated).
+import type { LdsOptions, LdsResult } from '../../../bench/support/lds-run.ts';
+import type { PipelineBenchOptions } from '../../../bench/pipeline.ts';
+import type { BenchRow } from '../../../bench/kernels.ts';
 
 declare global {
   interface Window {
+    /** LDS (bench/support/lds-run.ts): the corpus is fetched from the dev server, stores in memory */
     ldsBench?: { run(o: Omit<LdsOptions, 'log' | 'corpus'>): Promise<LdsResult> };
+    /** bench/pipeline.ts: the chosen kernel backend (cpu, or webgpu on Chromium's adapter), stores in memory */
+    pipelineBench?: { run(o: PipelineBenchOptions): Promise<{ header: string; markdown: string; json: Record<string, unknown> }> };
+    /** bench/kernels.ts: Chromium's WebGPU adapter, ORT-web's WebGPU EP on the same device, the CPU backend */
+    kernelBench?: { run(quick: boolean, budgetS: number): Promise<{ header: string; markdown: string; rows: BenchRow[] }> };
   }
 }
 
 const log = document.getElementById('log')!;
+const line = (l: string) => (log.textContent += `${l}\n`);
 window.ldsBench = {
   run: async (o) => {
+    const { runLds } = await import('../../../bench/support/lds-run.ts');
     const r = await fetch('/corpus/kjv.jsonl');
     if (!r.ok) throw new Error(`corpus: HTTP ${r.status}`);
-    return runLds({ ...o, corpus: await r.text(), log: (l) => (log.textContent += `${l}\n`) });
+    return runLds({ ...o, corpus: await r.text(), log: line });
   },
+};
+window.pipelineBench = {
+  run: async (o) => (await import('../../../bench/pipeline.ts')).runPipelineBench({ ...o, log: line }),
+};
+window.kernelBench = {
+  run: async (quick, budgetS) => (await import('../../../bench/kernels.ts')).runKernelBench({ quick, budgetS, log: line }),
 };
 log.textContent = 'ready\n';
