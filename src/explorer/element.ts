@@ -79,6 +79,9 @@ const ATTRS = [
 const RESTART = new Set(['model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'subset', 'backend', 'ep', 'k-in', 'k-out', 'damping']);
 
 /** Index progress hub: one acquisition per index key, every instance waiting on it sees its progress. */
+/** memory for decoded index chunks kept between attributions (LograIndex.cacheBytes) */
+const EXPLORER_CACHE_BYTES = 256 * 2 ** 20;
+
 const hubs = new Map<string, Set<(p: IndexProgress) => void>>();
 const lastProgress = new Map<string, IndexProgress>();
 
@@ -498,6 +501,9 @@ export class InfluenceExplorer extends Base {
       }
       if (stale()) return;
       this.index = acquired.index;
+      // repeated attributions read the decoded gradients from memory instead of IndexedDB (128 MB for the demo's
+      // 29,563 texts at k 8x8; larger indexes keep what fits and read the rest)
+      this.index.cacheBytes = EXPLORER_CACHE_BYTES;
       this.dataset.indexSource = acquired.source;
       const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
       const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';

@@ -175,14 +175,49 @@ export class LayerPreconditioner {
   }
 }
 
-/** Reads and verifies every chunk in order, calling fn with its rows. */
-export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
+/**
+ * Decoded chunks kept in memory between queries, by chunk key (a committed chunk never changes under its key), up
+ * to `maxBytes` of float32 rows; the least recently used go first.
+ */
+export class ChunkCache {
+  private readonly map = new Map<string, Float32Array>();
+  private bytes = 0;
+  constructor(readonly maxBytes: number) {}
+  get(key: string): Float32Array | undefined {
+    const d = this.map.get(key);
+    if (d) {
+      this.map.delete(key);
+      this.map.set(key, d);
+    }
+    return d;
+  }
+  set(key: string, data: Float32Array): void {
+    if (data.byteLength > this.maxBytes || this.map.has(key)) return;
+    this.map.set(key, data);
+    this.bytes += data.byteLength;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.byteLength;
+    }
+  }
+  get size(): number {
+    return this.bytes;
+  }
+}
+
+/** Reads and verifies every chunk in order (or takes it from `cache`), calling fn with its rows. */
+export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache): Promise<void> {
   let start = 0;
   for (let i = 0; i < m.chunks.length; i++) {
     checkAbort(signal, 'reading the index');
     const c = m.chunks[i];
-    const d = decodeChunk(await store.readBlob(c.key), `${store.location}/${c.key}`, { checksum: c.checksum, rows: c.rows, cols: m.cols });
-    await fn(d.data, c.rows, start, i);
+    let data = cache?.get(c.key);
+    if (!data) {
+      data = decodeChunk(await store.readBlob(c.key), `${store.location}/${c.key}`, { checksum: c.checksum, rows: c.rows, cols: m.cols }).data;
+      cache?.set(c.key, data);
+    }
+    await fn(data, c.rows, start, i);
     start += c.rows;
   }
 }

@@ -8,7 +8,7 @@ import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
 import { BLOB, layerOffsets, sliceCols, trainIds } from './layout.ts';
-import { fitIndex, forEachChunk, loadFit, type FitState, type LayerPreconditioner } from './fit.ts';
+import { ChunkCache, fitIndex, forEachChunk, loadFit, type FitState, type LayerPreconditioner } from './fit.ts';
 import { checkIds } from './log.ts';
 import { checkAbort, type FitOptions, type QueryOptions, type QueryResult, type ScoreMode, type SelfInfluence, type TopItem } from './types.ts';
 
@@ -23,6 +23,19 @@ interface Fitted {
 export class LograIndex {
   private fitted?: Fitted;
   private projCache?: Projections;
+  private chunkCache?: ChunkCache;
+
+  /**
+   * Memory for decoded chunks kept between queries (bytes of float32 rows; default 0: every query reads and verifies
+   * the chunks again). An interactive client querying one index repeatedly (the explorer) sets it to the index size.
+   */
+  set cacheBytes(n: number) {
+    if (!(n >= 0)) throw new RangeError(`cacheBytes must be >= 0, got ${n}`);
+    this.chunkCache = n > 0 ? new ChunkCache(n) : undefined;
+  }
+  get cacheBytes(): number {
+    return this.chunkCache?.maxBytes ?? 0;
+  }
 
   constructor(
     private readonly backend: KernelBackend,
@@ -201,7 +214,7 @@ export class LograIndex {
         x.dispose();
         for (let r = 0; r < R; r++) dots[r].set(v.subarray(r * rows, (r + 1) * rows), start);
         opts.onProgress?.({ stage: 'query', done: ci + 1, total: this.m.chunks.length, unit: 'chunks' });
-      }, opts.signal);
+      }, opts.signal, this.chunkCache);
     } finally {
       qt.dispose();
     }

@@ -158,6 +158,30 @@ describe('pipeline semantics', () => {
     }
   });
 
+  it('a chunk cache serves repeated queries from memory with the same scores, and stays within its budget', async () => {
+    const store = new MemoryStore('cache');
+    const ix = await engine.log(model, data.slice(0, 12), { ...base, store, chunkBytes: 1 });
+    const chunks = ix.manifest.chunks.length;
+    expect(chunks).toBeGreaterThan(2);
+    const plain = await ix.query(queries, { topK: 3 });
+    let reads = 0;
+    const readBlob = store.readBlob.bind(store);
+    store.readBlob = (key: string) => (key.startsWith('chunk') && reads++, readBlob(key));
+    ix.cacheBytes = 64 * 2 ** 20;
+    const first = await ix.query(queries, { topK: 3 });
+    const again = await ix.query(queries, { topK: 3 });
+    expect(reads).toBe(chunks); // the second query read nothing
+    expect(again.scores).toEqual(plain.scores);
+    expect(first.scores).toEqual(plain.scores);
+    // a budget of about one chunk keeps at most one: every query reads (almost) all again
+    const rowBytes = ix.manifest.cols * 4 * ix.manifest.chunks[0].rows;
+    ix.cacheBytes = rowBytes;
+    reads = 0;
+    await ix.query(queries, { topK: 3 });
+    await ix.query(queries, { topK: 3 });
+    expect(reads).toBeGreaterThanOrEqual(2 * chunks - 1);
+  });
+
   it('per-token contributions sum to the dot score; per-layer scores sum to the total', async () => {
     const store = new MemoryStore('tokens');
     const ix = await engine.log(model, data.slice(0, 12), { ...base, store });
