@@ -1,17 +1,18 @@
 // A minimal trainer on the project's own autograd: the backward graph yields the gradient of the summed loss with
 // respect to every parameter; parameters are fed as graph inputs so one onnxruntime-web session serves every step;
-// AdamW with warmup + cosine decay and global-norm clipping runs in TypeScript.
+// AdamW with warmup + cosine decay and global-norm clipping runs in TypeScript. Causal LMs (an input_ids input;
+// loss per predicted token) and classifiers (one float feature input, logits [B, C]; loss per example).
 import { decodeModel, encodeModel, onnx, type ModelProto } from '../onnx/codec.ts';
 import { Graph } from '../onnx/graph.ts';
 import { dimsOf, tensorToHost, makeTensor, DataType } from '../onnx/tensor.ts';
 import { Emitter } from '../autograd/emit.ts';
 import { buildBackward } from '../autograd/builder.ts';
-import { causalLmHead } from '../autograd/loss.ts';
+import { causalLmHead, classificationHead, type LossHead } from '../autograd/loss.ts';
 import { describeInputs, type ModelInputs } from '../autograd/inputs.ts';
 import { probeShapes } from '../runtime/probe.ts';
 import type { ShapeMap } from '../autograd/shapes.ts';
 import { createSession, type ExecutionProvider, type Ort } from '../runtime/ort.ts';
-import { lmBatch, type LmExample } from '../runtime/batch.ts';
+import { classBatch, isLmExample, lmBatch, type Batch, type ClassExample, type Example, type LmExample } from '../runtime/batch.ts';
 import { toOrtFeeds } from '../runtime/feeds.ts';
 import type * as OrtNs from 'onnxruntime-web';
 
@@ -31,11 +32,32 @@ export interface AdamWOptions {
 
 export interface StepResult {
   step: number;
-  /** mean loss per predicted token of the batch */
+  /** mean loss per predicted token (causal LM) or per example (classifier) of the batch */
   loss: number;
   gradNorm: number;
   lr: number;
+  /** what the loss is averaged over: predicted tokens (causal LM) or examples (classifier) */
   tokens: number;
+}
+
+/** The loss head the model's inputs call for: causal LM (summed over predicted tokens) or classification. */
+function lossHead(e: Emitter, g: Graph, inputs: ModelInputs): { head: LossHead; logits: string } {
+  const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
+  if (inputs.ids) return { head: causalLmHead(e, logits, inputs.ids, 'sum'), logits };
+  if (inputs.features) return { head: classificationHead(e, logits), logits };
+  throw new Error('the trainer trains causal LMs (an input_ids input) and classifiers (one float feature input)');
+}
+
+/** Feeds of a batch and what its loss is averaged over (predicted tokens, or examples). */
+function trainBatch(inputs: ModelInputs, batch: Example[]): { b: Batch; counts: number[] } {
+  if (batch.length === 0) throw new Error('empty batch');
+  if (inputs.ids) {
+    if (!batch.every(isLmExample)) throw new Error('this is a causal LM: examples need input_ids');
+    const b = lmBatch(inputs, batch as LmExample[], { withLossMask: true });
+    return { b, counts: b.lengths.map((l) => Math.max(0, l - 1)) };
+  }
+  if (batch.some(isLmExample)) throw new Error('this is a classifier: examples need input and label');
+  return { b: classBatch(inputs, batch as ClassExample[], { withLabels: true }), counts: batch.map(() => 1) };
 }
 
 export class Trainer {
@@ -61,17 +83,15 @@ export class Trainer {
     this.v = values.map((v) => new Float32Array(v.length));
   }
 
-  /** Builds the training graph (loss head + backward to every parameter) for a causal LM. */
+  /** Builds the training graph (loss head + backward to every parameter) for a causal LM or a classifier. */
   static async create(model: ModelProto, params: string[], opt: AdamWOptions, ep: ExecutionProvider = 'wasm'): Promise<Trainer> {
     const work = decodeModel(encodeModel(model));
     const shapes = await probeShapes(work);
     const evalModel = buildEvalModel(model, params, new Map(shapes));
     const g = new Graph(work);
     const inputs = describeInputs(g);
-    if (!inputs.ids) throw new Error('the trainer trains causal LMs: the model needs an input_ids input');
-    const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
     const e = new Emitter(g, shapes, g.opset('') ?? 17, 'train/loss');
-    const head = causalLmHead(e, logits, inputs.ids, 'sum');
+    const { head, logits } = lossHead(e, g, inputs);
     const { grads } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: params, shapes, emitter: e });
     const values: Float32Array[] = [];
     const dims: number[][] = [];
@@ -111,18 +131,18 @@ export class Trainer {
     return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * p));
   }
 
-  private async forwardBackward(batch: LmExample[]): Promise<{ loss: number; grads: Float32Array[]; tokens: number }> {
-    const b = lmBatch(this.inputs, batch, { withLossMask: true });
+  private async forwardBackward(batch: Example[]): Promise<{ loss: number; grads: Float32Array[]; tokens: number }> {
+    const { b, counts } = trainBatch(this.inputs, batch);
     const feeds = toOrtFeeds(this.ort, b.feeds);
     this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
     const out = await this.session.run(feeds);
-    const tokens = b.lengths.reduce((a, l) => a + Math.max(0, l - 1), 0);
+    const tokens = counts.reduce((a, c) => a + c, 0);
     const lossSum = (out.train_loss.data as Float32Array).reduce((a, v) => a + v, 0);
     return { loss: lossSum / Math.max(1, tokens), grads: this.gradNames.map((n) => out[n].data as Float32Array), tokens };
   }
 
-  /** One AdamW step on a batch; gradients are of the mean loss per predicted token. */
-  async step(batch: LmExample[]): Promise<StepResult> {
+  /** One AdamW step on a batch; gradients are of the mean loss per predicted token (LM) or per example. */
+  async step(batch: Example[]): Promise<StepResult> {
     const { loss, grads, tokens } = await this.forwardBackward(batch);
     const scale = 1 / Math.max(1, tokens);
     let sq = 0;
@@ -161,30 +181,32 @@ export class Trainer {
   }
 
   /**
-   * Summed next-token loss per example (nats; forward only, current parameters). Examples are batched by length
-   * (less padding); the result is in the order of `examples`.
+   * Per-example loss (nats; forward only, current parameters): summed next-token loss for a causal LM (`tokens` =
+   * predicted tokens), cross-entropy for a classifier (`tokens` = 1). LM examples are batched by length (less
+   * padding); the result is in the order of `examples`.
    */
-  async exampleLosses(examples: LmExample[], batchSize = 32): Promise<{ loss: Float64Array; tokens: Int32Array }> {
+  async exampleLosses(examples: Example[], batchSize = 32): Promise<{ loss: Float64Array; tokens: Int32Array }> {
     this.evalSession ??= createSession(this.evalModel, { ep: this.ep }).then((r) => r.session);
     const session = await this.evalSession;
-    const order = [...examples.keys()].sort((a, b) => examples[a].input_ids.length - examples[b].input_ids.length);
+    const len = (e: Example) => (isLmExample(e) ? e.input_ids.length : 0);
+    const order = [...examples.keys()].sort((a, b) => len(examples[a]) - len(examples[b]));
     const loss = new Float64Array(examples.length), tokens = new Int32Array(examples.length);
     for (let s = 0; s < order.length; s += batchSize) {
       const idx = order.slice(s, s + batchSize);
-      const b = lmBatch(this.inputs, idx.map((i) => examples[i]), { withLossMask: true });
+      const { b, counts } = trainBatch(this.inputs, idx.map((i) => examples[i]));
       const feeds = toOrtFeeds(this.ort, b.feeds);
       this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
       const out = (await session.run(feeds)).eval_loss.data as Float32Array;
       idx.forEach((i, k) => {
         loss[i] = out[k];
-        tokens[i] = Math.max(0, b.lengths[k] - 1);
+        tokens[i] = counts[k];
       });
     }
     return { loss, tokens };
   }
 
-  /** Mean loss per predicted token over examples (forward only, no update). */
-  async evaluate(examples: LmExample[], batchSize = 32): Promise<number> {
+  /** Mean loss per predicted token (LM) or per example (classifier), forward only, no update. */
+  async evaluate(examples: Example[], batchSize = 32): Promise<number> {
     const { loss, tokens } = await this.exampleLosses(examples, batchSize);
     let total = 0, n = 0;
     for (let i = 0; i < loss.length; i++) {
@@ -195,7 +217,7 @@ export class Trainer {
   }
 
   /** Gradient of the summed loss of a batch w.r.t. every parameter (for checks). */
-  async gradients(batch: LmExample[]): Promise<{ loss: number; grads: Float32Array[] }> {
+  async gradients(batch: Example[]): Promise<{ loss: number; grads: Float32Array[] }> {
     const r = await this.forwardBackward(batch);
     return { loss: r.loss * r.tokens, grads: r.grads };
   }
@@ -218,15 +240,12 @@ export class Trainer {
   }
 }
 
-/** The forward model plus the causal-LM loss head, parameters as inputs, per-example summed loss as the output. */
+/** The forward model plus its loss head, parameters as inputs, per-example (summed) loss as the output. */
 function buildEvalModel(model: ModelProto, params: string[], shapes: ShapeMap): Uint8Array {
   const copy = decodeModel(encodeModel(model));
   const g = new Graph(copy);
-  const inputs = describeInputs(g);
-  if (!inputs.ids) throw new Error('the trainer trains causal LMs: the model needs an input_ids input');
-  const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
   const e = new Emitter(g, shapes, g.opset('') ?? 17, 'eval/loss');
-  const head = causalLmHead(e, logits, inputs.ids, 'sum');
+  const { head } = lossHead(e, g, describeInputs(g));
   g.proto.output!.length = 0;
   g.add('Identity', [head.loss], {}, { outputs: ['eval_loss'], name: 'eval/loss_out' });
   g.addOutput('eval_loss', DataType.FLOAT);
