@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { createEngine } from '../src/logra/engine.ts';
 import { FsStore } from '../src/store/fs.ts';
 import type { Manifest } from '../src/store/store.ts';
+import { fitIsCurrent, trainIds } from '../src/logra/layout.ts';
 import { decodeModel } from '../src/onnx/codec.ts';
 import { loadTokenizerFile } from '../src/tokenizer/node.ts';
 import { formatExample } from '../src/train/data.ts';
@@ -46,9 +47,8 @@ export async function demoTrainingRows(subset = 0): Promise<{ id: string; text: 
 /** Whether `m` is a complete, fitted index over exactly `ids` (what the explorer imports without rebuilding). */
 export function completeIndex(m: Manifest | undefined, ids: string[]): boolean {
   if (!m || m.state.copying) return false;
-  const stored = m.chunks.flatMap((c) => c.ids);
-  const fit = m.state.fit as { chunks?: number } | undefined;
-  return stored.length === ids.length && stored.every((id, i) => id === ids[i]) && !!fit && fit.chunks === m.chunks.length && !!m.blobs.fit && !!m.blobs.self;
+  const stored = trainIds(m);
+  return stored.length === ids.length && stored.every((id, i) => id === ids[i]) && fitIsCurrent(m);
 }
 
 export async function buildDemoIndex(o: DemoIndexOptions = {}): Promise<Record<string, unknown>> {

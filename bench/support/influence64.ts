@@ -3,6 +3,7 @@
 // the k x k covariance is never formed), and Spearman rank correlation.
 import { decodeChunk } from '../../src/store/chunk.ts';
 import type { LogStore } from '../../src/store/store.ts';
+import { spdSolve } from '../../test/support/linalg64.ts';
 
 /** Per-layer gradient blocks of a set of examples: blocks[l][n] = vec(G_l) of example n (float64). */
 export interface GradRows {
@@ -49,35 +50,6 @@ function dot(a: Float64Array, b: Float64Array): number {
   return s;
 }
 
-/** Solves the SPD system M X = B in place of B (M [n, n], B [n, m]) by Cholesky, float64. */
-function spdSolve(M: Float64Array, n: number, B: Float64Array, m: number): void {
-  const L = Float64Array.from(M);
-  for (let j = 0; j < n; j++) {
-    let d = L[j * n + j];
-    for (let k = 0; k < j; k++) d -= L[j * n + k] ** 2;
-    if (!(d > 0)) throw new Error('spdSolve: matrix is not positive definite');
-    d = Math.sqrt(d);
-    L[j * n + j] = d;
-    for (let i = j + 1; i < n; i++) {
-      let s = L[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      L[i * n + j] = s / d;
-    }
-  }
-  for (let c = 0; c < m; c++) {
-    for (let i = 0; i < n; i++) {
-      let s = B[i * m + c];
-      for (let k = 0; k < i; k++) s -= L[i * n + k] * B[k * m + c];
-      B[i * m + c] = s / L[i * n + i];
-    }
-    for (let i = n - 1; i >= 0; i--) {
-      let s = B[i * m + c];
-      for (let k = i + 1; k < n; k++) s -= L[k * n + i] * B[k * m + c];
-      B[i * m + c] = s / L[i * n + i];
-    }
-  }
-}
-
 export type Scores = Float64Array[]; // [query][train]
 
 /**
@@ -89,32 +61,12 @@ export type Scores = Float64Array[]; // [query][train]
  *    which needs only the N x N Gram matrix.
  */
 export function influence(train: GradRows, query: GradRows, damping: number | null): Scores {
+  if (damping !== null) return influenceDampings(train, query, [damping])[0];
   const N = train.ids.length, Q = query.ids.length;
   const out = Array.from({ length: Q }, () => new Float64Array(N));
-  train.layers.forEach((layer, l) => {
+  train.layers.forEach((_, l) => {
     const G = train.blocks[l], Gq = query.blocks[l];
-    const a = new Float64Array(Q * N); // a[q, n] = g_q . g_n
-    for (let q = 0; q < Q; q++) for (let n = 0; n < N; n++) a[q * N + n] = dot(Gq[q], G[n]);
-    if (damping === null) {
-      for (let q = 0; q < Q; q++) for (let n = 0; n < N; n++) out[q][n] += a[q * N + n];
-      return;
-    }
-    const K = new Float64Array(N * N);
-    for (let i = 0; i < N; i++) for (let j = i; j < N; j++) K[i * N + j] = K[j * N + i] = dot(G[i], G[j]);
-    let tr = 0;
-    for (let i = 0; i < N; i++) tr += K[i * N + i];
-    const lambda = (damping * (tr / N)) / layer.k;
-    if (!(lambda > 0)) return; // a layer with zero gradients contributes nothing
-    const M = Float64Array.from(K);
-    for (let i = 0; i < N; i++) M[i * N + i] += N * lambda;
-    const X = Float64Array.from(K); // X = M^{-1} K  [N, N]
-    spdSolve(M, N, X, N);
-    for (let q = 0; q < Q; q++)
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let m = 0; m < N; m++) s += a[q * N + m] * X[m * N + n];
-        out[q][n] += (a[q * N + n] - s) / lambda;
-      }
+    for (let q = 0; q < Q; q++) for (let n = 0; n < N; n++) out[q][n] += dot(Gq[q], G[n]);
   });
   return out;
 }
@@ -186,10 +138,7 @@ export function influenceDampings(train: GradRows, query: GradRows, dampings: nu
     dampings.forEach((damping, di) => {
       const lambda = (damping * (tr / N)) / layer.k;
       if (!(lambda > 0)) return;
-      const M = Float64Array.from(K);
-      for (let i = 0; i < N; i++) M[i * N + i] += N * lambda;
-      const X = Float64Array.from(K);
-      spdSolve(M, N, X, N);
+      const X = spdSolve(K, N, N * lambda, K, N); // (K + N lambda I)^{-1} K  [N, N]
       const out = outs[di];
       for (let q = 0; q < Q; q++)
         for (let n = 0; n < N; n++) {

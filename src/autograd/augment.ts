@@ -9,7 +9,7 @@ import { Emitter } from './emit.ts';
 import { ModelStructureError } from './errors.ts';
 import { describeInputs, LOSS_MASK, type ModelInputs, type Task } from './inputs.ts';
 import { findLayers, type LayerInfo } from './layers.ts';
-import { causalLmHead, classificationHead, type Reduction } from './loss.ts';
+import { inferTask, lossHeadFor, type Reduction } from './loss.ts';
 import type { ShapeMap } from './shapes.ts';
 
 export interface AugmentOptions {
@@ -82,7 +82,7 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   if (shapes.get(logits)!.elemType !== DataType.FLOAT) {
     throw new ModelStructureError(`the logits ${JSON.stringify(logits)} are not float32 (element type ${shapes.get(logits)!.elemType}); export the model in float32 (fp16 and quantised models are not supported yet)`);
   }
-  const task: Task = opts.task ?? (inputs.ids && logitRank >= 3 ? 'causal-lm' : 'classification');
+  const task: Task = opts.task ?? inferTask(inputs, logitRank);
   if (task === 'causal-lm' && !inputs.ids) throw new ModelStructureError('task causal-lm needs an integer input named input_ids');
 
   const layers = findLayers(g, shapes, opts.layers);
@@ -96,7 +96,7 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   }
 
   const e = new Emitter(g, shapes, opset, 'logra/loss');
-  const head = task === 'causal-lm' ? causalLmHead(e, logits, inputs.ids!, opts.reduction ?? 'sum') : classificationHead(e, logits);
+  const head = lossHeadFor(e, task, logits, inputs, opts.reduction ?? 'sum');
   const before = g.nodes.length;
   const { grads, differentiated } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: layers.map((l) => l.y), shapes, emitter: e });
 

@@ -3,7 +3,7 @@
 // pass. Only ops that onnxruntime-web runs on WebGPU are used (ReduceLogSumExp rather than LogSoftmax).
 import { DataType } from '../onnx/tensor.ts';
 import type { Emitter } from './emit.ts';
-import { LOSS_MASK, LABELS } from './inputs.ts';
+import { LOSS_MASK, LABELS, type ModelInputs, type Task } from './inputs.ts';
 
 export type Reduction = 'sum' | 'mean';
 
@@ -64,4 +64,18 @@ export function classificationHead(e: Emitter, logits: string): LossHead {
   const p = e.op('Softmax', [logits], { axis: 1 });
   const dlogits = e.known(e.sub(p, oneHot(e, LABELS, logits, 2)), e.dims(logits), e.shape(logits).elemType);
   return { loss, dlogits };
+}
+
+/** The task a model's inputs and logits call for: token ids with logits [B, T, V] (or wider) -> causal LM. */
+export function inferTask(inputs: ModelInputs, logitRank: number): Task {
+  return inputs.ids && logitRank >= 3 ? 'causal-lm' : 'classification';
+}
+
+/** The loss head of a task (causal LM needs the ids input). */
+export function lossHeadFor(e: Emitter, task: Task, logits: string, inputs: ModelInputs, reduction: Reduction = 'sum'): LossHead {
+  if (task === 'causal-lm') {
+    if (!inputs.ids) throw new Error('task causal-lm needs an integer input named input_ids');
+    return causalLmHead(e, logits, inputs.ids, reduction);
+  }
+  return classificationHead(e, logits);
 }

@@ -7,7 +7,7 @@
 import type { Engine, LoadedModel, LograIndex, Example, ProgressEvent } from '../logra/mod.ts';
 import { IndexedDbStore } from '../store/indexeddb.ts';
 import { HttpStore, copyStore } from '../store/http.ts';
-import type { Manifest } from '../store/store.ts';
+import { fitIsCurrent, trainIds } from '../logra/layout.ts';
 
 export type IndexSource = 'indexeddb' | 'built' | 'imported';
 
@@ -41,19 +41,10 @@ export interface AcquiredIndex {
   store: IndexedDbStore;
 }
 
-function storedIds(m: Manifest): string[] {
-  return m.chunks.flatMap((c) => c.ids);
-}
-
 function sameIds(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
   return b.every((x) => s.has(x));
-}
-
-function fitted(m: Manifest): boolean {
-  const fit = m.state.fit as { chunks?: number } | undefined;
-  return !!fit && fit.chunks === m.chunks.length && !!m.blobs.fit && !!m.blobs.self;
 }
 
 export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredIndex> {
@@ -61,7 +52,7 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
   let m = await store.readManifest();
 
   if (m && !m.state.copying) {
-    const ids = storedIds(m);
+    const ids = trainIds(m);
     const want = new Set(o.ids);
     if (m.settings.modelSha256 !== o.model.sha256) {
       o.onNote?.('the stored index belongs to another model: rebuilding it');
@@ -71,7 +62,7 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
       o.onNote?.('the stored index covers other training texts: rebuilding it');
       await store.destroy();
       m = undefined;
-    } else if (sameIds(ids, o.ids) && fitted(m)) {
+    } else if (sameIds(ids, o.ids) && fitIsCurrent(m)) {
       const index = await o.engine.openIndex(store, o.model);
       return { index, source: 'indexeddb', store };
     }
@@ -81,11 +72,11 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
   if (o.indexUrl && (!m || m.state.copying)) {
     const http = new HttpStore(o.indexUrl);
     const remote = await http.readManifest().catch(() => undefined);
-    if (remote && remote.settings.modelSha256 === o.model.sha256 && sameIds(storedIds(remote), o.ids)) {
+    if (remote && remote.settings.modelSha256 === o.model.sha256 && sameIds(trainIds(remote), o.ids)) {
       o.onProgress?.({ stage: 'import', done: 0, total: 1 });
       await copyStore(http, store, { onProgress: (done, total) => o.onProgress?.({ stage: 'import', done, total }) });
       const index = await o.engine.openIndex(store, o.model);
-      if (!fitted(index.manifest)) await fitIndex(index, o);
+      if (!fitIsCurrent(index.manifest)) await fitIndex(index, o);
       return { index, source: 'imported', store };
     }
     if (remote) o.onNote?.(`the index at ${o.indexUrl} was made for ${remote.settings.modelSha256 !== o.model.sha256 ? 'another model' : 'other training texts'}; building one here`);

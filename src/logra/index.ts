@@ -7,7 +7,7 @@ import { StoreError, StoreMismatchError, validateManifest, type LogStore, type M
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
-import { BLOB, layerOffsets, sliceCols, trainIds } from './layout.ts';
+import { BLOB, fitIsCurrent, layerOffsets, sliceCols, trainIds } from './layout.ts';
 import { ChunkCache, fitIndex, forEachChunk, loadFit, type FitState, type LayerPreconditioner } from './fit.ts';
 import { checkIds } from './log.ts';
 import { checkAbort, type FitOptions, type QueryOptions, type QueryResult, type ScoreMode, type SelfInfluence, type TopItem } from './types.ts';
@@ -120,7 +120,7 @@ export class LograIndex {
   private async ensureFitted(): Promise<Fitted> {
     if (this.fitted) return this.fitted;
     const st = this.fitState;
-    if (!st || !this.m.blobs[BLOB.fit] || !this.m.blobs[BLOB.self] || st.chunks !== this.m.chunks.length) {
+    if (!fitIsCurrent(this.m)) {
       await this.fit({ hessian: st?.hessian, damping: st?.damping, absolute: st?.absolute });
       return this.fitted!;
     }

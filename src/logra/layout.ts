@@ -54,6 +54,12 @@ export function unpackTensors(bytes: Uint8Array, source: string): { get(name: st
   };
 }
 
+/** Whether the manifest holds a fit (and self-influences) made over all of its current chunks. */
+export function fitIsCurrent(m: Manifest): boolean {
+  const fit = m.state.fit as { chunks?: number } | undefined;
+  return !!fit && fit.chunks === m.chunks.length && !!m.blobs[BLOB.fit] && !!m.blobs[BLOB.self];
+}
+
 export function trainIds(m: Manifest): string[] {
   const out: string[] = [];
   for (const c of m.chunks) for (const id of c.ids) out.push(id);

@@ -7,8 +7,8 @@ import { Graph } from '../onnx/graph.ts';
 import { dimsOf, tensorToHost, makeTensor, DataType } from '../onnx/tensor.ts';
 import { Emitter } from '../autograd/emit.ts';
 import { buildBackward } from '../autograd/builder.ts';
-import { causalLmHead, classificationHead, type LossHead } from '../autograd/loss.ts';
-import { describeInputs, type ModelInputs } from '../autograd/inputs.ts';
+import { inferTask, lossHeadFor, type LossHead } from '../autograd/loss.ts';
+import { describeInputs, type ModelInputs, type Task } from '../autograd/inputs.ts';
 import { probeShapes } from '../runtime/probe.ts';
 import type { ShapeMap } from '../autograd/shapes.ts';
 import { createSession, type ExecutionProvider, type Ort } from '../runtime/ort.ts';
@@ -40,18 +40,18 @@ export interface StepResult {
   tokens: number;
 }
 
-/** The loss head the model's inputs call for: causal LM (summed over predicted tokens) or classification. */
-function lossHead(e: Emitter, g: Graph, inputs: ModelInputs): { head: LossHead; logits: string } {
+/** The loss head the model calls for (the task as augment.ts infers it): causal LM (summed) or classification. */
+function lossHead(e: Emitter, g: Graph, inputs: ModelInputs, shapes: ShapeMap): { head: LossHead; logits: string; task: Task } {
   const logits = g.outputs.find((o) => o.name === 'logits')?.name ?? g.outputs[0].name!;
-  if (inputs.ids) return { head: causalLmHead(e, logits, inputs.ids, 'sum'), logits };
-  if (inputs.features) return { head: classificationHead(e, logits), logits };
-  throw new Error('the trainer trains causal LMs (an input_ids input) and classifiers (one float feature input)');
+  const task = inferTask(inputs, shapes.get(logits)?.dims.length ?? 0);
+  if (task === 'classification' && !inputs.features) throw new Error('the trainer trains causal LMs (an input_ids input) and classifiers (one float feature input)');
+  return { head: lossHeadFor(e, task, logits, inputs, 'sum'), logits, task };
 }
 
 /** Feeds of a batch and what its loss is averaged over (predicted tokens, or examples). */
-function trainBatch(inputs: ModelInputs, batch: Example[]): { b: Batch; counts: number[] } {
+function trainBatch(inputs: ModelInputs, task: Task, batch: Example[]): { b: Batch; counts: number[] } {
   if (batch.length === 0) throw new Error('empty batch');
-  if (inputs.ids) {
+  if (task === 'causal-lm') {
     if (!batch.every(isLmExample)) throw new Error('this is a causal LM: examples need input_ids');
     const b = lmBatch(inputs, batch as LmExample[], { withLossMask: true });
     return { b, counts: b.lengths.map((l) => Math.max(0, l - 1)) };
@@ -72,6 +72,8 @@ export class Trainer {
     readonly values: Float32Array[],
     readonly dims: number[][],
     private readonly inputs: ModelInputs,
+    /** what the loss head was built for */
+    readonly task: Task,
     private readonly ort: Ort,
     private readonly session: OrtNs.InferenceSession,
     private readonly gradNames: string[],
@@ -91,7 +93,7 @@ export class Trainer {
     const g = new Graph(work);
     const inputs = describeInputs(g);
     const e = new Emitter(g, shapes, g.opset('') ?? 17, 'train/loss');
-    const { head, logits } = lossHead(e, g, inputs);
+    const { head, logits, task } = lossHead(e, g, inputs, shapes);
     const { grads } = buildBackward(g, { seeds: new Map([[logits, head.dlogits]]), wrt: params, shapes, emitter: e });
     const values: Float32Array[] = [];
     const dims: number[][] = [];
@@ -121,7 +123,7 @@ export class Trainer {
     const full: Required<AdamWOptions> = {
       minLr: opt.lr / 10, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1, ...opt,
     };
-    return new Trainer(model, params, values, dims, inputs, ort, session, gradNames, full, evalModel, ep);
+    return new Trainer(model, params, values, dims, inputs, task, ort, session, gradNames, full, evalModel, ep);
   }
 
   lrAt(step: number): number {
@@ -132,7 +134,7 @@ export class Trainer {
   }
 
   private async forwardBackward(batch: Example[]): Promise<{ loss: number; grads: Float32Array[]; tokens: number }> {
-    const { b, counts } = trainBatch(this.inputs, batch);
+    const { b, counts } = trainBatch(this.inputs, this.task, batch);
     const feeds = toOrtFeeds(this.ort, b.feeds);
     this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
     const out = await this.session.run(feeds);
@@ -193,7 +195,7 @@ export class Trainer {
     const loss = new Float64Array(examples.length), tokens = new Int32Array(examples.length);
     for (let s = 0; s < order.length; s += batchSize) {
       const idx = order.slice(s, s + batchSize);
-      const { b, counts } = trainBatch(this.inputs, idx.map((i) => examples[i]));
+      const { b, counts } = trainBatch(this.inputs, this.task, idx.map((i) => examples[i]));
       const feeds = toOrtFeeds(this.ort, b.feeds);
       this.params.forEach((p, i) => (feeds[p] = new this.ort.Tensor('float32', this.values[i], this.dims[i])));
       const out = (await session.run(feeds)).eval_loss.data as Float32Array;
@@ -245,7 +247,7 @@ function buildEvalModel(model: ModelProto, params: string[], shapes: ShapeMap): 
   const copy = decodeModel(encodeModel(model));
   const g = new Graph(copy);
   const e = new Emitter(g, shapes, g.opset('') ?? 17, 'eval/loss');
-  const { head } = lossHead(e, g, describeInputs(g));
+  const { head } = lossHead(e, g, describeInputs(g), shapes);
   g.proto.output!.length = 0;
   g.add('Identity', [head.loss], {}, { outputs: ['eval_loss'], name: 'eval/loss_out' });
   g.addOutput('eval_loss', DataType.FLOAT);
