@@ -3,10 +3,11 @@
 // side), both substitutions on the row itself, vec4 along it (ld % 4 == 0 for both matrices):
 //   forward   L y = g:    y_j = (g_j - sum_{c<j} L[j,c] y_c) / L[j,j]        (row j of L: a dot product)
 //   backward  L^T x = y:  x_j = y_j / L[j,j];  y_c -= L[j,c] x_j for c < j   (row j of L again: an axpy)
+// With fwdOnly = 1 only the forward substitution runs (x = L^{-1} g: whitening).
 
 struct Params {
   m: u32, n: u32, ldL: u32, ldX: u32,
-  offX: u32, _p0: u32, _p1: u32, _p2: u32,
+  offX: u32, fwdOnly: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,6 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     xv[j % 4u] = (xv[j % 4u] - (acc.x + acc.y + acc.z + acc.w)) / diag[j];
     X[xb + j / 4u] = xv;
   }
+  if (p.fwdOnly == 1u) { return; }
   // backward substitution (column-oriented, reading rows of L)
   for (var jj = 0u; jj < p.n; jj++) {
     let j = p.n - 1u - jj;

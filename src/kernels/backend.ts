@@ -60,9 +60,12 @@ export interface KernelBackend {
   kfacAccumulate(a: BTensor, s: BTensor, x: BTensor, dy: BTensor, mask?: BTensor, alpha?: number): Promise<void>;
   /** ascending eigenvalues; vectors [n, n] with eigenvectors as columns */
   eigh(a: BTensor): Promise<{ values: Float32Array; vectors: BTensor }>;
-  /** rows of G [m, n] -> rows of G (A + lambda I)^{-1} */
-  precondition(a: BTensor, lambda: number, g: BTensor): Promise<BTensor>;
-  dampedInverse(a: BTensor, lambda: number): Promise<BTensor>;
+  /**
+   * The damped inverse's whitening factor: Wt = L^{-T} [n, n] (upper triangular) with L L^T = A + lambda I, so that
+   * (A + lambda I)^{-1} = Wt Wt^T and each row of G Wt has squared norm g^T (A + lambda I)^{-1} g (no cancellation).
+   * One factorisation; every later use is a GEMM. Throws NotPositiveDefiniteError naming the failing column.
+   */
+  whitener(a: BTensor, lambda: number): Promise<BTensor>;
   score(q: BTensor, x: BTensor, opts?: { mode?: ScoreMode; xScale?: BTensor }): Promise<BTensor>;
   topK(q: number, k: number): BTopK;
   randomNormal(spec: ProjectionSpec): Promise<BTensor>;

@@ -1,12 +1,11 @@
-// Blocked Cholesky of H = A + lambda I and triangular solves for many right-hand sides on the host, float64 with
-// the GEMM-shaped work handed to a matrix-product provider (eigh-host.ts: onnxruntime-web wasm MatMul, float64 by
-// default for the solver; plain JS as a fallback). The CPU backend's precondition / dampedInverse.
+// Blocked Cholesky of H = A + lambda I and the triangular inverse L^{-1} on the host, float64 with the GEMM-shaped
+// work handed to a matrix-product provider (eigh-host.ts: onnxruntime-web wasm MatMul, float64 for these; plain JS
+// as a fallback). The CPU backend's whitener (H^{-1} = L^{-T} L^{-1}).
 //
 //   factor (left-looking, blocks of NB columns): S = A[k:, k:k+b] + lambda I - L[k:, :k] L[k:k+b, :k]^T (one GEMM),
 //          then the b x b diagonal block by unblocked Cholesky and the panel below it by a b x b triangular solve.
-//   solve  X H = G for the rows of G [m, n]: on G^T [n, m] (block rows are contiguous), forward L Z = G^T then
-//          backward L^T X^T = Z, block by block: one GEMM against the solved blocks, a b x b substitution per block.
-// Work: n^3/3 (factor) + 2 m n^2 (solve) flops, all but O(n^2 b + m n b) of it in GEMMs.
+//   inverse by block rows: one GEMM against the rows already inverted, a b x b substitution per block.
+// Work: n^3/3 multiply-adds each, all but O(n^2 b) of it in GEMMs.
 import { NotPositiveDefiniteError } from '../gpu/errors.ts';
 import { jsMatMul, type MatMul } from './reference/tridiag.ts';
 
@@ -44,18 +43,34 @@ export async function blockedCholesky(a: ArrayLike<number>, n: number, lambda: n
       const U = await mm(Lr, Lb, rows, b, k, false, true);
       for (let i = 0; i < rows * b; i++) S[i] -= U[i];
     }
-    // unblocked Cholesky of the top b x b block, then the rows below: L21 = S21 L11^{-T}
+    // unblocked Cholesky of the top b x b block
     for (let j = 0; j < b; j++) {
       let dj = S[j * b + j];
       for (let c = 0; c < j; c++) dj -= S[j * b + c] ** 2;
       if (!(dj > 0)) throw new NotPositiveDefiniteError(k + j, n);
       const ljj = Math.sqrt(dj);
       S[j * b + j] = ljj;
-      for (let r = j + 1; r < rows; r++) {
+      for (let r = j + 1; r < b; r++) {
         let s = S[r * b + j];
         for (let c = 0; c < j; c++) s -= S[r * b + c] * S[j * b + c];
         S[r * b + j] = s / ljj;
       }
+    }
+    // the rows below: L21 = S21 L11^{-T}, one GEMM against the b x b inverse
+    if (rows > b) {
+      const inv = new Float64Array(b * b);
+      for (let r = 0; r < b; r++) {
+        inv[r * b + r] = 1;
+        for (let c = 0; c < r; c++) {
+          const l = S[r * b + c];
+          if (l === 0) continue;
+          for (let q = 0; q <= c; q++) inv[r * b + q] -= l * inv[c * b + q];
+        }
+        const d = 1 / S[r * b + r];
+        for (let q = 0; q <= r; q++) inv[r * b + q] *= d;
+      }
+      const below = S.subarray(b * b);
+      below.set(await mm(below, inv, rows - b, b, b, false, true));
     }
     for (let r = 0; r < rows; r++) {
       const lim = Math.min(b, r + 1); // upper part of the diagonal block stays zero
@@ -65,62 +80,49 @@ export async function blockedCholesky(a: ArrayLike<number>, n: number, lambda: n
   return { n, L };
 }
 
-/** X = G (L L^T)^{-1} for the rows of G [m, n]. */
-export async function blockedCholeskySolve(f: HostCholesky, g: ArrayLike<number>, m: number, matmul: MatMul = jsMatMul, nb = NB): Promise<Float64Array> {
+/**
+ * L^{-1} (lower triangular, [n, n] row-major) from a Cholesky factor, recursively on halves:
+ *   [[A, 0], [B, C]]^{-1} = [[A^{-1}, 0], [-C^{-1} B A^{-1}, C^{-1}]]
+ * two GEMMs per level (n^3 / 3 multiply-adds in all, in a few large products), substitution below nb.
+ */
+export async function blockedTriInverse(f: HostCholesky, matmul: MatMul = jsMatMul, nb = NB): Promise<Float64Array> {
   const { n, L } = f;
   const mm = small(matmul);
-  // B = G^T [n, m]
-  const B = new Float64Array(n * m);
-  for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) B[j * m + r] = g[r * n + j];
-  // forward: L Z = B, block rows top to bottom
-  for (let k = 0; k < n; k += nb) {
-    const b = Math.min(nb, n - k);
-    const Bk = B.subarray(k * m, (k + b) * m);
-    if (k > 0) {
-      const Lk = new Float64Array(b * k);
-      for (let r = 0; r < b; r++) Lk.set(L.subarray((k + r) * n, (k + r) * n + k), r * k);
-      const U = await mm(Lk, B.subarray(0, k * m), b, m, k, false, false);
-      for (let i = 0; i < b * m; i++) Bk[i] -= U[i];
-    }
-    for (let r = 0; r < b; r++) {
-      const row = Bk.subarray(r * m, (r + 1) * m);
-      for (let c = 0; c < r; c++) {
-        const l = L[(k + r) * n + k + c];
-        if (l === 0) continue;
-        const src = Bk.subarray(c * m, (c + 1) * m);
-        for (let q = 0; q < m; q++) row[q] -= l * src[q];
+  const X = new Float64Array(n * n);
+  /** block [r0, r0 + size) of the diagonal, inverted into X */
+  const inv = async (r0: number, size: number): Promise<void> => {
+    if (size <= nb) {
+      for (let r = 0; r < size; r++) {
+        const row = X.subarray((r0 + r) * n + r0, (r0 + r) * n + r0 + r + 1);
+        row[r] = 1;
+        for (let c = 0; c < r; c++) {
+          const l = L[(r0 + r) * n + r0 + c];
+          if (l === 0) continue;
+          const src = X.subarray((r0 + c) * n + r0, (r0 + c) * n + r0 + c + 1);
+          for (let q = 0; q < src.length; q++) row[q] -= l * src[q];
+        }
+        const d = 1 / L[(r0 + r) * n + r0 + r];
+        for (let q = 0; q <= r; q++) row[q] *= d;
       }
-      const inv = 1 / L[(k + r) * n + k + r];
-      for (let q = 0; q < m; q++) row[q] *= inv;
+      return;
     }
-  }
-  // backward: L^T X = Z, block rows bottom to top
-  const nBlocks = Math.ceil(n / nb);
-  for (let bi = nBlocks - 1; bi >= 0; bi--) {
-    const k = bi * nb;
-    const b = Math.min(nb, n - k);
-    const Bk = B.subarray(k * m, (k + b) * m);
-    const below = n - k - b;
-    if (below > 0) {
-      // L[k+b:, k:k+b]^T X[k+b:]
-      const Lk = new Float64Array(below * b);
-      for (let r = 0; r < below; r++) Lk.set(L.subarray((k + b + r) * n + k, (k + b + r) * n + k + b), r * b);
-      const U = await mm(Lk, B.subarray((k + b) * m, n * m), b, m, below, true, false);
-      for (let i = 0; i < b * m; i++) Bk[i] -= U[i];
+    const h = Math.ceil(size / 2 / nb) * nb;
+    const m = size - h;
+    await inv(r0, h);
+    await inv(r0 + h, m);
+    const block = (src: Float64Array, row0: number, col0: number, rows: number, cols: number) => {
+      const out = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) out.set(src.subarray((row0 + r) * n + col0, (row0 + r) * n + col0 + cols), r * cols);
+      return out;
+    };
+    // X21 = -C^{-1} (B A^{-1}), B = L[r0+h:, r0:r0+h]
+    const T = await mm(block(L, r0 + h, r0, m, h), block(X, r0, r0, h, h), m, h, h, false, false);
+    const Y = await mm(block(X, r0 + h, r0 + h, m, m), T, m, h, m, false, false);
+    for (let r = 0; r < m; r++) {
+      const dst = X.subarray((r0 + h + r) * n + r0, (r0 + h + r) * n + r0 + h);
+      for (let c = 0; c < h; c++) dst[c] = -Y[r * h + c];
     }
-    for (let r = b - 1; r >= 0; r--) {
-      const row = Bk.subarray(r * m, (r + 1) * m);
-      for (let c = r + 1; c < b; c++) {
-        const l = L[(k + c) * n + k + r];
-        if (l === 0) continue;
-        const src = Bk.subarray(c * m, (c + 1) * m);
-        for (let q = 0; q < m; q++) row[q] -= l * src[q];
-      }
-      const inv = 1 / L[(k + r) * n + k + r];
-      for (let q = 0; q < m; q++) row[q] *= inv;
-    }
-  }
-  const X = new Float64Array(m * n);
-  for (let j = 0; j < n; j++) for (let r = 0; r < m; r++) X[r * n + j] = B[j * m + r];
+  };
+  if (n > 0) await inv(0, n);
   return X;
 }

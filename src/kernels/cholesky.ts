@@ -3,7 +3,7 @@
 //
 //   const f = await cholesky(ctx, C, lambda);   // n dispatches (one per column), then one 4-byte status read
 //   const X = await choleskySolve(ctx, f, G);   // rows of G [m, n]: X = G H^{-1} (one invocation per row)
-//   const Hinv = await dampedInverse(ctx, C, lambda);  // H^{-1} explicitly (solve against I), for GEMM-based use
+//   const Wt = await whitener(ctx, C, lambda);  // L^{-T} (forward solves against I): H^{-1} = Wt Wt^T, GEMMs after
 //
 // Blocked for n > 128 (block = 64 columns, a multiple of 4): the factor is left-looking by blocks: one GEMM
 // U = L[k:, :k] L[k:k+b, :k]^T per block, then the block's b column dispatches sum only within the block (O(n^2 b)
@@ -116,12 +116,12 @@ export async function cholesky(ctx: GpuContext, a: GpuTensor, lambda = 0, opts: 
   return new CholeskyFactor(ctx, work.buffer, diag, n, ld);
 }
 
-/** Solves the m rows of the view x (rows x.offset / x.ld ..., ld % 4 == 0) in place. */
-async function solveRows(ctx: GpuContext, f: CholeskyFactor, x: MatView, m: number, nb: number): Promise<void> {
+/** Solves the m rows of the view x (rows x.offset / x.ld ..., ld % 4 == 0) in place (forwardOnly: L y = g only). */
+async function solveRows(ctx: GpuContext, f: CholeskyFactor, x: MatView, m: number, nb: number, forwardOnly: boolean): Promise<void> {
   const w = window(ctx, x.buffer, x.offset, x.offset + m * x.ld, 4);
   if (!nb) {
     const pipe = await ctx.pipeline({ shader: 'trsm' });
-    ctx.dispatch(pipe, [f.work, f.diag.buffer, w.binding], grid1d(ctx, m), uniformBlock([m, f.n, f.ld, x.ld, w.elemOffset, 0, 0, 0]), 'trsm');
+    ctx.dispatch(pipe, [f.work, f.diag.buffer, w.binding], grid1d(ctx, m), uniformBlock([m, f.n, f.ld, x.ld, w.elemOffset, forwardOnly ? 1 : 0, 0, 0]), 'trsm');
     return;
   }
   const { n, ld } = f;
@@ -136,6 +136,7 @@ async function solveRows(ctx: GpuContext, f: CholeskyFactor, x: MatView, m: numb
       if (k > 0) await runGemm(ctx, { M: m, N: b, K: k, batch: 1, transA: false, transB: true, alpha: 1, beta: 0, a: { ...x, cols: k }, b: mview(f.work, k * ld, ld, b, k), c: mview(t, 0, b, m, b) }, false);
       block(k, b, 0, k > 0);
     }
+    if (forwardOnly) return;
     for (let k = Math.floor((n - 1) / nb) * nb; k >= 0; k -= nb) {
       const b = Math.min(nb, n - k);
       const below = n - k - b;
@@ -148,8 +149,11 @@ async function solveRows(ctx: GpuContext, f: CholeskyFactor, x: MatView, m: numb
   }
 }
 
-/** X = G (A + lambda I)^{-1} for the rows of G [m, n] (each row solved independently; in row chunks that fit a binding). */
-export async function choleskySolve(ctx: GpuContext, f: CholeskyFactor, g: GpuTensor, opts: CholeskyOptions = {}): Promise<GpuTensor> {
+/**
+ * X = G (A + lambda I)^{-1} for the rows of G [m, n] (each row solved independently; in row chunks that fit a
+ * binding); with forwardOnly, X = G L^{-T} (each row x = L^{-1} g).
+ */
+export async function choleskySolve(ctx: GpuContext, f: CholeskyFactor, g: GpuTensor, opts: CholeskyOptions & { forwardOnly?: boolean } = {}): Promise<GpuTensor> {
   const n = f.n;
   const rows = g.shape.length === 1 ? 1 : g.size / Math.max(n, 1);
   if (g.shape[g.shape.length - 1] !== n) throw new ShapeError('choleskySolve', `G has shape [${g.shape.join(', ')}], rows must have length ${n}`);
@@ -163,7 +167,7 @@ export async function choleskySolve(ctx: GpuContext, f: CholeskyFactor, g: GpuTe
     const per = Math.max(1, Math.floor(cap / (ld * 4)));
     for (let r0 = 0; r0 < rows; r0 += per) {
       const r1 = Math.min(rows, r0 + per);
-      await solveRows(ctx, f, { ...x, offset: r0 * ld, rows: r1 - r0 }, r1 - r0, nb);
+      await solveRows(ctx, f, { ...x, offset: r0 * ld, rows: r1 - r0 }, r1 - r0, nb, !!opts.forwardOnly);
     }
     return await unpad(ctx, x, rows, n, g.shape);
   } finally {
@@ -185,29 +189,22 @@ export async function unpad(ctx: GpuContext, v: MatView, rows: number, cols: num
   return out;
 }
 
-/** (A + lambda I)^{-1} as a dense [n, n] tensor (solves against the identity). */
-export async function dampedInverse(ctx: GpuContext, a: GpuTensor, lambda: number, opts: CholeskyOptions = {}): Promise<GpuTensor> {
-  const n = square('dampedInverse', a);
+/**
+ * Wt = L^{-T} [n, n] with L L^T = A + lambda I: the rows of the identity solved forward (row i = (L^{-1} e_i)^T), so
+ * (A + lambda I)^{-1} = Wt Wt^T and G Wt whitens the rows of G. One factorisation, then GEMMs.
+ */
+export async function whitener(ctx: GpuContext, a: GpuTensor, lambda: number, opts: CholeskyOptions = {}): Promise<GpuTensor> {
+  const n = square('whitener', a);
   const f = await cholesky(ctx, a, lambda, opts);
   try {
     const eye = new Float32Array(n * n);
     for (let i = 0; i < n; i++) eye[i * n + i] = 1;
     const e = new GpuTensor(ctx, ctx.upload(eye, 'identity'), [n, n]);
     try {
-      return await choleskySolve(ctx, f, e, opts);
+      return await choleskySolve(ctx, f, e, { ...opts, forwardOnly: true });
     } finally {
       e.dispose();
     }
-  } finally {
-    f.dispose();
-  }
-}
-
-/** x = (A + lambda I)^{-1} g for every row g of G: one factorisation, one solve. */
-export async function precondition(ctx: GpuContext, a: GpuTensor, lambda: number, g: GpuTensor, opts: CholeskyOptions = {}): Promise<GpuTensor> {
-  const f = await cholesky(ctx, a, lambda, opts);
-  try {
-    return await choleskySolve(ctx, f, g, opts);
   } finally {
     f.dispose();
   }

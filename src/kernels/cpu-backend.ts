@@ -9,7 +9,7 @@ import type { BGemmOptions, BTaps, BTensor, BTopK, KernelBackend } from './backe
 import { OrtGraphs, gemmGraph, loGraGraph, type Feed } from './ort-graphs.ts';
 import { blockedEigh } from './eigh-blocked.ts';
 import { OrtLinalg } from './eigh-host.ts';
-import { blockedCholesky, blockedCholeskySolve } from './cholesky-blocked.ts';
+import { blockedCholesky, blockedTriInverse } from './cholesky-blocked.ts';
 import { normalMatrix, normalRows, type ProjectionSpec } from './reference/rng.ts';
 import { packHalf, unpackHalf } from './reference/f16.ts';
 import type { ScoreMode } from './reference/score.ts';
@@ -42,7 +42,7 @@ export class CpuBackend implements KernelBackend {
   readonly kind = 'cpu' as const;
   readonly description: string;
 
-  /** eigensolver products in float32 (ORT's fast MatMul), Cholesky/solves in float64 */
+  /** eigensolver and triangular-inverse products in float32 (ORT's fast MatMul), Cholesky updates in float64 */
   private readonly linalg32: OrtLinalg;
   private readonly linalg64: OrtLinalg;
 
@@ -179,20 +179,16 @@ export class CpuBackend implements KernelBackend {
     return { values: Float32Array.from(r.values), vectors: new CpuTensor(Float32Array.from(r.vectors), [n, n]) };
   }
 
-  async precondition(a: BTensor, lambda: number, g: BTensor): Promise<CpuTensor> {
-    const A = cpu(a, 'A'), G = cpu(g, 'G');
-    const n = square('precondition', A);
-    if (G.shape[G.shape.length - 1] !== n) throw new ShapeError('precondition', `rows of G must have length ${n}`);
-    const f = await blockedCholesky(A.data, n, lambda, this.linalg64.matmul);
-    return new CpuTensor(Float32Array.from(await blockedCholeskySolve(f, G.data, G.data.length / Math.max(n, 1), this.linalg64.matmul)), [...G.shape]);
-  }
-
-  async dampedInverse(a: BTensor, lambda: number): Promise<CpuTensor> {
+  async whitener(a: BTensor, lambda: number): Promise<CpuTensor> {
     const A = cpu(a, 'A');
-    const n = square('dampedInverse', A);
-    const eye = new Float32Array(n * n);
-    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
-    return this.precondition(A, lambda, new CpuTensor(eye, [n, n]));
+    const n = square('whitener', A);
+    // the factor in float64 (GEMM updates on ORT's float64 MatMul): L L^T = A + lambda I must hold to float64
+    // rounding, since (A + lambda I)^{-1}'s error grows with its condition number; the triangular inverse's error
+    // grows only with cond(L) = sqrt(cond(A + lambda I)), so its GEMMs run in float32 (5-8x faster here)
+    const X = await blockedTriInverse(await blockedCholesky(A.data, n, lambda, this.linalg64.matmul), this.linalg32.matmul);
+    const wt = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) wt[j * n + i] = X[i * n + j];
+    return new CpuTensor(wt, [n, n]);
   }
 
   async score(q: BTensor, x: BTensor, opts: { mode?: ScoreMode; xScale?: BTensor } = {}): Promise<CpuTensor> {

@@ -10,7 +10,7 @@ import { eigh, eighHybrid } from './eigh.ts';
 import { blockedEigh, jsLinalg, type HostLinalg } from './eigh-blocked.ts';
 import { OrtLinalg } from './eigh-host.ts';
 import { OrtGraphs } from './ort-graphs.ts';
-import { precondition, dampedInverse } from './cholesky.ts';
+import { whitener } from './cholesky.ts';
 import { score, TopK } from './score.ts';
 import { randomNormal } from './rng.ts';
 import { packF16 } from './f16.ts';
@@ -122,11 +122,8 @@ export class WebGpuBackend implements KernelBackend {
     const r = await eigh(this.ctx, A);
     return { values: r.values, vectors: r.vectors };
   }
-  async precondition(a: BTensor, lambda: number, g: BTensor): Promise<GpuTensor> {
-    return precondition(this.ctx, gpu(a, 'A'), lambda, gpu(g, 'G'));
-  }
-  async dampedInverse(a: BTensor, lambda: number): Promise<GpuTensor> {
-    return dampedInverse(this.ctx, gpu(a, 'A'), lambda);
+  async whitener(a: BTensor, lambda: number): Promise<GpuTensor> {
+    return whitener(this.ctx, gpu(a, 'A'), lambda);
   }
   async score(q: BTensor, x: BTensor, o: { mode?: ScoreMode; xScale?: BTensor } = {}): Promise<GpuTensor> {
     return score(this.ctx, gpu(q, 'Q'), gpu(x, 'X'), { mode: o.mode, xScale: opt(o.xScale, 'xScale') });

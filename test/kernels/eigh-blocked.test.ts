@@ -11,7 +11,7 @@ import { tridiagEigh } from '../../src/kernels/reference/tridiag.ts';
 import { refEigh } from '../../src/kernels/reference/eigh.ts';
 import { refCholesky, refCholeskySolve } from '../../src/kernels/reference/cholesky.ts';
 import { refSyrk } from '../../src/kernels/reference/logra.ts';
-import { blockedCholesky, blockedCholeskySolve } from '../../src/kernels/cholesky-blocked.ts';
+import { blockedCholesky, blockedTriInverse } from '../../src/kernels/cholesky-blocked.ts';
 import { NotPositiveDefiniteError } from '../../src/gpu/errors.ts';
 import { rng, randn, randSpd, eighErrors, relErr, solveResidual } from './oracle.ts';
 
@@ -121,12 +121,12 @@ describe('blocked eigh (Householder panels + divide and conquer + WY back-transf
   });
 });
 
-describe('blocked Cholesky and many-right-hand-side solves (float64)', () => {
+describe('blocked Cholesky and triangular inverse (float64)', () => {
   for (const [label, make] of [
     ['plain JS products', async () => jsLinalg],
     ['onnxruntime-web float64 products', () => ortLinalg('f64')],
   ] as const) {
-    it(`${label}: factor vs unblocked, residual <= 1e-4 with damping, cond 1e6`, async () => {
+    it(`${label}: factor vs unblocked; L^-1 with L L^-1 = I and L^-T L^-1 = (A + lambda I)^-1; cond 1e6`, async () => {
       const la = await make();
       const r = rng(71);
       for (const n of [1, 9, 40, 67]) {
@@ -137,10 +137,24 @@ describe('blocked Cholesky and many-right-hand-side solves (float64)', () => {
           const f = await blockedCholesky(a64, n, lambda, la.matmul, 8);
           const L = refCholesky(a64, n, lambda);
           expect(relErr(f.L, L)).toBeLessThan(lambda ? 1e-12 : 1e-6);
-          const m = 13, G = randn(r, m * n);
-          const X = await blockedCholeskySolve(f, G, m, la.matmul, 8);
-          if (lambda) expect(solveResidual(a64, n, lambda, X, G, m)).toBeLessThanOrEqual(TOL);
-          expect(relErr(X, refCholeskySolve(L, n, G, m))).toBeLessThan(lambda ? 1e-10 : 1e-4);
+          const X = await blockedTriInverse(f, la.matmul, 8);
+          // lower triangular, L X = I
+          let upper = 0, resid = 0;
+          for (let i = 0; i < n; i++)
+            for (let j = 0; j < n; j++) {
+              if (j > i) upper = Math.max(upper, Math.abs(X[i * n + j]));
+              let s = 0;
+              for (let c = 0; c < n; c++) s += f.L[i * n + c] * X[c * n + j];
+              resid = Math.max(resid, Math.abs(s - (i === j ? 1 : 0)));
+            }
+          expect(upper).toBe(0);
+          expect(resid).toBeLessThan(lambda ? 1e-12 : 1e-6);
+          // X^T X = (A + lambda I)^{-1}
+          const eye = Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
+          const inv = refCholeskySolve(L, n, eye, n);
+          const xtx = new Float64Array(n * n);
+          for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let c = 0; c < n; c++) xtx[i * n + j] += X[c * n + i] * X[c * n + j];
+          expect(relErr(xtx, inv)).toBeLessThan(lambda ? 1e-10 : 1e-4);
         }
       }
     }, 60_000);

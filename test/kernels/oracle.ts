@@ -107,3 +107,20 @@ export function solveResidual(a: ArrayLike<number>, n: number, lambda: number, x
     }
   return Math.sqrt(num / den);
 }
+
+/** Checks a whitener Wt [n, n] (float32) of H = A + lambda I: max |lower part| (must be 0: Wt = L^{-T} is upper
+ *  triangular) and ||H Wt Wt^T - I|| (relative, as solveResidual). */
+export function whitenerErrors(a: ArrayLike<number>, n: number, lambda: number, wt: ArrayLike<number>): { lower: number; residual: number } {
+  let lower = 0;
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) lower = Math.max(lower, Math.abs(wt[i * n + j]));
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < n; c++) s += wt[i * n + c] * wt[j * n + c];
+      inv[i * n + j] = s;
+    }
+  }
+  const eye = Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
+  return { lower, residual: solveResidual(a, n, lambda, inv, eye, n) };
+}

@@ -9,7 +9,7 @@ import { gemm } from '../../src/kernels/gemm.ts';
 import { loGraProject, denseBaseline } from '../../src/kernels/logra.ts';
 import { syrk, kfacAccumulate } from '../../src/kernels/syrk.ts';
 import { eigh, eighHybrid } from '../../src/kernels/eigh.ts';
-import { cholesky, choleskySolve, dampedInverse } from '../../src/kernels/cholesky.ts';
+import { cholesky, choleskySolve, whitener } from '../../src/kernels/cholesky.ts';
 import { score, TopK } from '../../src/kernels/score.ts';
 import { randomNormal } from '../../src/kernels/rng.ts';
 import { packF16, unpackF16 } from '../../src/kernels/f16.ts';
@@ -20,7 +20,7 @@ import { refCholesky, refCholeskySolve } from '../../src/kernels/reference/chole
 import { refScores, refTopK, type ScoreMode } from '../../src/kernels/reference/score.ts';
 import { normalMatrix, threefry2x32 } from '../../src/kernels/reference/rng.ts';
 import { packHalf, unpackHalf, floatToHalfBits } from '../../src/kernels/reference/f16.ts';
-import { rng, randn, randMask, relErr, randSpd, randOrthogonal, eighErrors, solveResidual } from './oracle.ts';
+import { rng, randn, randMask, relErr, randSpd, randOrthogonal, eighErrors, solveResidual, whitenerErrors } from './oracle.ts';
 import { asGpuTensor, prepareNodeForOrtWebGpu, webGpuEp } from '../../src/gpu/ort-share.ts';
 import { loadOrt } from '../../src/runtime/ort.ts';
 import { onnx, Long, encodeModel } from '../../src/onnx/codec.ts';
@@ -291,7 +291,7 @@ export const cases: OracleCase[] = [
     },
   },
   {
-    name: 'cholesky + solves: damped preconditioner (C + lambda I)^{-1} g for many g, cond 1e6',
+    name: 'cholesky + solves + whitener: (C + lambda I)^{-1} g for many g, L^{-T}, cond 1e6',
     async run(ctx) {
       const r = rng(15);
       const out: Metrics = {};
@@ -307,9 +307,9 @@ export const cases: OracleCase[] = [
         const X = await (await choleskySolve(ctx, f, up(ctx, G, [mRhs, n]))).read();
         out[`n=${n}: solve residual`] = m(solveResidual(a64, n, lambda, X, G, mRhs));
         out[`n=${n}: solve vs f64`] = m(relErr(X, refCholeskySolve(refCholesky(a64, n, lambda), n, G, mRhs)));
-        const inv = await (await dampedInverse(ctx, a, lambda)).read();
-        const eye = Float32Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
-        out[`n=${n}: ||H H^-1 - I||`] = m(solveResidual(a64, n, lambda, inv, eye, n));
+        const w = whitenerErrors(a64, n, lambda, await (await whitener(ctx, a, lambda)).read());
+        out[`n=${n}: whitener lower part`] = m(w.lower, 0);
+        out[`n=${n}: ||H Wt Wt^T - I||`] = m(w.residual);
         f.dispose();
         // undamped, indefinite: a typed error naming the column
         const q = randOrthogonal(r, n);
@@ -326,8 +326,9 @@ export const cases: OracleCase[] = [
         out[`n=${n}: blocked L vs f64`] = m(relErr(await fb.lower(), refCholesky(a64, n, lambda)));
         const Xb = await (await choleskySolve(ctx, fb, up(ctx, G, [mRhs, n]), { block: 8 })).read();
         out[`n=${n}: blocked solve residual`] = m(solveResidual(a64, n, lambda, Xb, G, mRhs));
-        const invb = await (await dampedInverse(ctx, a, lambda, { block: 12 })).read();
-        out[`n=${n}: blocked ||H H^-1 - I||`] = m(solveResidual(a64, n, lambda, invb, eye, n));
+        const wb = whitenerErrors(a64, n, lambda, await (await whitener(ctx, a, lambda, { block: 12 })).read());
+        out[`n=${n}: blocked whitener lower part`] = m(wb.lower, 0);
+        out[`n=${n}: blocked ||H Wt Wt^T - I||`] = m(wb.residual);
         fb.dispose();
       }
       return out;
