@@ -50,10 +50,18 @@ export class FsStore implements LogStore {
   }
 
   async commit(blobs: Blob[], manifest: Manifest): Promise<void> {
+    await this.write(blobs, manifest);
+  }
+
+  async writeBlobs(blobs: Blob[]): Promise<void> {
+    await this.write(blobs);
+  }
+
+  private async write(blobs: Blob[], manifest?: Manifest): Promise<void> {
     try {
       await mkdir(join(this.location, 'blobs'), { recursive: true });
       for (const b of blobs) await writeAtomic(this.blobPath(b.key), b.bytes);
-      await writeAtomic(join(this.location, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest)));
+      if (manifest) await writeAtomic(join(this.location, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest)));
     } catch (e) {
       if (isNoSpace(e)) throw new StoreQuotaError(this.location, (e as Error).message);
       throw e;

@@ -47,6 +47,9 @@ export class HttpStore implements LogStore {
   async commit(): Promise<void> {
     throw new StoreError('this store is read-only (served over HTTP)', this.location);
   }
+  async writeBlobs(): Promise<void> {
+    throw new StoreError('this store is read-only (served over HTTP)', this.location);
+  }
   async deleteBlobs(): Promise<void> {
     throw new StoreError('this store is read-only (served over HTTP)', this.location);
   }

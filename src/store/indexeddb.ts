@@ -21,8 +21,16 @@ export class IndexedDbStore implements LogStore {
   }
 
   async commit(blobs: Blob[], manifest: Manifest): Promise<void> {
+    await this.put([...blobs.map((b) => [BLOB + b.key, b.bytes] as [string, unknown]), [MANIFEST, manifest]]);
+  }
+
+  async writeBlobs(blobs: Blob[]): Promise<void> {
+    await this.put(blobs.map((b) => [BLOB + b.key, b.bytes] as [string, unknown]));
+  }
+
+  private async put(entries: [string, unknown][]): Promise<void> {
     try {
-      await setMany([...blobs.map((b) => [BLOB + b.key, b.bytes] as [string, Uint8Array]), [MANIFEST, manifest]], this.db);
+      await setMany(entries, this.db);
     } catch (e) {
       const name = (e as DOMException)?.name ?? '';
       if (name === 'QuotaExceededError' || /quota/i.test(String((e as Error)?.message))) throw new StoreQuotaError(this.location, name || String(e));

@@ -17,6 +17,9 @@ export class MemoryStore implements LogStore {
     for (const b of blobs) this.blobs.set(b.key, b.bytes.slice());
     this.manifest = JSON.stringify(manifest);
   }
+  async writeBlobs(blobs: Blob[]): Promise<void> {
+    for (const b of blobs) this.blobs.set(b.key, b.bytes.slice());
+  }
   async readBlob(key: string): Promise<Uint8Array> {
     const b = this.blobs.get(key);
     if (!b) throw new StoreError(`blob ${JSON.stringify(key)} is missing`, this.location);

@@ -52,6 +52,11 @@ export interface LogStore {
   readManifest(): Promise<Manifest | undefined>;
   /** Writes the blobs, then the manifest; all-or-nothing. */
   commit(blobs: Blob[], manifest: Manifest): Promise<void>;
+  /**
+   * Writes blobs that no manifest references yet (a stage too large to hold in memory until its commit writes them
+   * one by one, then commits a manifest that references them). Until that commit they are orphans.
+   */
+  writeBlobs(blobs: Blob[]): Promise<void>;
   readBlob(key: string): Promise<Uint8Array>;
   /** Blob keys present in the store (including unreferenced leftovers). */
   listBlobs(): Promise<string[]>;
