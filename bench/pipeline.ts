@@ -13,7 +13,7 @@
 //   Deno:  node scripts/deno.js run --allow-read --allow-env --allow-net=127.0.0.1 --allow-write=/tmp bench/pipeline.ts
 import { createEngine, randomProjections, type FitState, type LoadedModel, type LograIndex } from '../src/logra/mod.ts';
 import { BLOB, packTensors, unpackTensors } from '../src/logra/layout.ts';
-import { loadFit } from '../src/logra/fit.ts';
+import { Fitted } from '../src/logra/fitted.ts';
 import { MemoryStore } from '../src/store/memory.ts';
 import type { LogStore, Manifest } from '../src/store/store.ts';
 import { buildGpt2 } from '../src/train/gpt2.ts';
@@ -128,7 +128,8 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<{ 
   /**
    * A fitted index over the logged rows listed `times` over (manifest only: same chunk blobs, new ids). Duplicating
    * every row leaves C = (1/N) sum g g^T and each row's self-influence unchanged, so the small index's fit is the
-   * replicated index's fit: it is copied, with the self-influences tiled.
+   * replicated index's fit (fitted in the covariance form, which does not depend on N): it is copied, with the
+   * self-influences tiled.
    */
   async function replicateFitted(small: LograIndex, dst: MemoryStore, times: number): Promise<void> {
     const m = small.manifest;
@@ -169,7 +170,7 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<{ 
     const hessian = k === 16 ? 'raw' : 'kfac'; // raw at k = 64 would factorise a 4096^2 covariance per layer
     const small = lastIndex.get(k)!;
     t0 = now();
-    await small.fit({ hessian, damping: 0.1 });
+    await small.fit({ hessian, damping: 0.1, rawForm: 'covariance' });
     const fitS = (now() - t0) / 1000;
     const smallMs = await timeQueries(small);
     const big = new MemoryStore(`big-${k}`);
@@ -185,7 +186,7 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<{ 
     // recompute baseline, measured on the N_LOG real training examples: per query batch, the query gradients, the
     // train gradients again (same session and projections), preconditioned dot products
     const sm = small.manifest;
-    const f = loadFit(sm, await small.store.readBlob(sm.blobs[BLOB.fit].key), await small.store.readBlob(sm.blobs[BLOB.self].key), small.store.location);
+    const f = await Fitted.load(small.store, sm, 2 ** 30);
     const tm = await model.projector();
     const proj = await small.projections();
     const layers = sm.settings.layers;
@@ -198,7 +199,8 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<{ 
         const o = await tm.run(queries.slice(s, s + B));
         layers.forEach((l, i) => qg[i].set(o.layers[i].g!, s * l.kIn * l.kOut));
       }
-      const qp = await Promise.all(layers.map((_, i) => f.pre[i].apply(engine.backend, qg[i], Q)));
+      const qp: Float32Array[] = [];
+      for (let i = 0; i < layers.length; i++) qp.push(await (await f.layer(i)).precondition(engine.backend, qg[i], Q));
       rq.push(now() - t);
       const scores = new Float32Array(Q * N_LOG);
       for (let s = 0; s < N_LOG; s += B) {

@@ -27,10 +27,24 @@ export function sliceCols(data: Float32Array, rows: number, cols: number, off: n
 /** Blob roles in manifest.blobs. */
 export const BLOB = {
   projections: 'projections',
-  fit: 'fit',
+  /** the fitted preconditioner of layer l (one blob per layer, so a fit never holds every layer's at once) */
+  fit: (layer: number) => `fit/${layer}`,
   self: 'self',
   kfac: (chunkKey: string) => `kfac/${chunkKey}`,
 } as const;
+
+/** Version of the fit's blobs and state (2: one preconditioner blob per layer, in one of the forms of precondition.ts). */
+export const FIT_FORMAT = 2;
+
+/** The blob roles of a fit (current or older formats). */
+export function isFitRole(role: string): boolean {
+  return role === 'fit' || role === BLOB.self || role.startsWith('fit/');
+}
+
+/** blobs without the fit's (a log that adds rows invalidates the fit) */
+export function withoutFit(blobs: Manifest['blobs']): Manifest['blobs'] {
+  return Object.fromEntries(Object.entries(blobs).filter(([role]) => !isFitRole(role)));
+}
 
 /** Packs named float32 arrays (+ string metadata) as safetensors; every blob beside the chunks uses this. */
 export function packTensors(t: Record<string, { shape: number[]; data: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
@@ -54,10 +68,10 @@ export function unpackTensors(bytes: Uint8Array, source: string): { get(name: st
   };
 }
 
-/** Whether the manifest holds a fit (and self-influences) made over all of its current chunks. */
+/** Whether the manifest holds a fit (and self-influences) of this build's format made over all of its current chunks. */
 export function fitIsCurrent(m: Manifest): boolean {
-  const fit = m.state.fit as { chunks?: number } | undefined;
-  return !!fit && fit.chunks === m.chunks.length && !!m.blobs[BLOB.fit] && !!m.blobs[BLOB.self];
+  const fit = m.state.fit as { chunks?: number; format?: number } | undefined;
+  return !!fit && fit.format === FIT_FORMAT && fit.chunks === m.chunks.length && !!m.blobs[BLOB.self] && m.settings.layers.every((_, l) => !!m.blobs[BLOB.fit(l)]);
 }
 
 export function trainIds(m: Manifest): string[] {

@@ -8,7 +8,7 @@ import { checkSettings, sweepOrphans, MANIFEST_VERSION, StoreError, type IndexSe
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, encodeProjections, identityProjections, pcaProjections, randomProjections, ProjectionError, type Projections } from './projections.ts';
-import { BLOB, layerOffsets, packTensors, trainIds } from './layout.ts';
+import { BLOB, layerOffsets, packTensors, trainIds, withoutFit } from './layout.ts';
 import { checkAbort, AbortError, type LogOptions, type ProjectionInit } from './types.ts';
 import { sha256Hex } from './model.ts';
 
@@ -185,12 +185,6 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   return manifest;
 }
 
-function withoutFit(blobs: Manifest['blobs']): Manifest['blobs'] {
-  const out = { ...blobs };
-  delete out[BLOB.fit];
-  delete out[BLOB.self];
-  return out;
-}
 function withoutFitState(state: Manifest['state']): Manifest['state'] {
   const out = { ...state };
   delete out.fit;

@@ -58,6 +58,15 @@ export interface FitOptions {
   /** lambda_l = damping * mean eigenvalue of C_l (default 0.1); with absolute: true, lambda_l = damping */
   damping?: number;
   absolute?: boolean;
+  /**
+   * raw: how the damped covariance is factorised, once per layer: 'covariance' (k x k), 'kernel' (the N x N Gram
+   * matrix of the stored rows, Woodbury) or 'auto' (default: whichever costs fewer operations: the kernel form when
+   * N is below about 1.35 k)
+   */
+  rawForm?: 'auto' | 'covariance' | 'kernel';
+  /** working memory for the fit's statistics and factors (bytes, default 512 MiB): layers are fitted in groups that
+   *  fit it, one or two passes over the rows each */
+  memoryBytes?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }

@@ -1,0 +1,75 @@
+// Reading an index's rows: every chunk in order (verified against the manifest's checksums), an in-memory cache of
+// decoded chunks for repeated queries, and a few chosen rows (per-token scores of the top items).
+import { decodeChunk } from '../store/chunk.ts';
+import type { LogStore, Manifest } from '../store/store.ts';
+import { checkAbort } from './types.ts';
+
+/**
+ * Decoded chunks kept in memory between queries, by chunk key (a committed chunk never changes under its key), up
+ * to `maxBytes` of float32 rows; the least recently used go first.
+ */
+export class ChunkCache {
+  private readonly map = new Map<string, Float32Array>();
+  private bytes = 0;
+  constructor(readonly maxBytes: number) {}
+  get(key: string): Float32Array | undefined {
+    const d = this.map.get(key);
+    if (d) {
+      this.map.delete(key);
+      this.map.set(key, d);
+    }
+    return d;
+  }
+  set(key: string, data: Float32Array): void {
+    if (data.byteLength > this.maxBytes || this.map.has(key)) return;
+    this.map.set(key, data);
+    this.bytes += data.byteLength;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.byteLength;
+    }
+  }
+  get size(): number {
+    return this.bytes;
+  }
+}
+
+/** Decodes (and verifies) chunk i of the manifest. */
+export async function readChunk(store: LogStore, m: Manifest, i: number, cache?: ChunkCache): Promise<Float32Array> {
+  const c = m.chunks[i];
+  let data = cache?.get(c.key);
+  if (!data) {
+    data = decodeChunk(await store.readBlob(c.key), `${store.location}/${c.key}`, { checksum: c.checksum, rows: c.rows, cols: m.cols }).data;
+    cache?.set(c.key, data);
+  }
+  return data;
+}
+
+/** Reads and verifies every chunk in order (or takes it from `cache`), calling fn with its rows. */
+export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache): Promise<void> {
+  let start = 0;
+  for (let i = 0; i < m.chunks.length; i++) {
+    checkAbort(signal, 'reading the index');
+    const data = await readChunk(store, m, i, cache);
+    await fn(data, m.chunks[i].rows, start, i);
+    start += m.chunks[i].rows;
+  }
+}
+
+/** The full rows [rows.length, cols] of the given row numbers (ascending or not), reading only their chunks. */
+export async function readRows(store: LogStore, m: Manifest, rows: number[], cache?: ChunkCache): Promise<Float32Array> {
+  const cols = m.cols;
+  const out = new Float32Array(rows.length * cols);
+  const order = rows.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0]);
+  let start = 0, j = 0;
+  for (let i = 0; i < m.chunks.length && j < order.length; i++) {
+    const end = start + m.chunks[i].rows;
+    if (order[j][0] < end) {
+      const data = await readChunk(store, m, i, cache);
+      for (; j < order.length && order[j][0] < end; j++) out.set(data.subarray((order[j][0] - start) * cols, (order[j][0] - start + 1) * cols), order[j][1] * cols);
+    }
+    start = end;
+  }
+  return out;
+}
