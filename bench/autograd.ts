@@ -45,8 +45,8 @@ function makeBatch(bytes: Uint8Array, B: number, T: number, withLoss: boolean): 
   return classBatch(inputs, ex, { withLabels: withLoss });
 }
 
-async function timeRuns(bytes: Uint8Array, batch: Batch, ep: ExecutionProvider, reps: number, extra: Record<string, { data: Float32Array; dims: number[] }> = {}): Promise<number> {
-  const { ort, session } = await createSession(bytes, { ep });
+async function timeRuns(bytes: Uint8Array, batch: Batch, ep: ExecutionProvider, reps: number, extra: Record<string, { data: Float32Array; dims: number[] }> = {}, externalData?: { path: string; data: Uint8Array }[]): Promise<number> {
+  const { ort, session } = await createSession(bytes, { ep, externalData });
   try {
     const feeds = toOrtFeeds(ort, batch.feeds);
     for (const [k, v] of Object.entries(extra)) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
@@ -91,8 +91,8 @@ for (const c of await cases()) {
   for (const ep of eps) {
     const plainBatch = makeBatch(bytes, c.B, c.T, false);
     const plain = await timeRuns(bytes, plainBatch, ep, reps);
-    const augmented = await timeRuns(aug.bytes, makeBatch(bytes, c.B, c.T, true), ep, reps);
-    const logra = await timeRuns(projected.bytes, makeBatch(bytes, c.B, c.T, true), ep, reps, projFeeds);
+    const augmented = await timeRuns(aug.bytes, makeBatch(bytes, c.B, c.T, true), ep, reps, {}, aug.external);
+    const logra = await timeRuns(projected.bytes, makeBatch(bytes, c.B, c.T, true), ep, reps, projFeeds, projected.external);
     rows.push(
       `| ${c.name} | ${ep} | ${aug.model.layers.length} | ${aug.model.stats.forwardNodes} -> ${aug.model.stats.forwardNodes + aug.model.stats.addedNodes} | ${build.toFixed(0)} | ${plainBatch.B}x${plainBatch.T} | ${plain.toFixed(2)} | ${augmented.toFixed(2)} | ${(augmented / plain).toFixed(2)}x | ${logra.toFixed(2)} | ${(logra / plain).toFixed(2)}x |`,
     );

@@ -19,19 +19,6 @@ export class OrtGraphs {
 
   static async create(): Promise<OrtGraphs> {
     const ort = await loadOrt('wasm');
-    // Node 20 has no navigator.hardwareConcurrency, so loadOrt's thread count falls back to 1 there: use all cores
-    // (only effective before ORT's wasm is first initialised)
-    const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
-    if (proc?.versions?.node && !(globalThis as { Deno?: unknown }).Deno && (ort.env.wasm.numThreads ?? 1) <= 1) {
-      try {
-        const osSpec = 'node:os';
-        const os = (await import(/* @vite-ignore */ osSpec)) as typeof import('node:os');
-        const cores = os.availableParallelism?.() ?? os.cpus().length;
-        if (cores > 1) ort.env.wasm.numThreads = cores;
-      } catch {
-        /* keep ORT's setting */
-      }
-    }
     return new OrtGraphs(ort);
   }
 

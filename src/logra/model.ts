@@ -3,6 +3,7 @@
 // statistics; logging and queries) and
 // 'stats' (KFAC statistics of the full layer inputs/outputs; the PCA init pass).
 import { TapModel } from '../runtime/taps.ts';
+import { jsRuntime } from '../gpu/runtime.ts';
 import type { LayerInfo } from '../autograd/layers.ts';
 import type { Task } from '../autograd/inputs.ts';
 import type { Reduction } from '../autograd/loss.ts';
@@ -17,9 +18,21 @@ export interface LoadModelOptions {
   reduction?: Reduction;
   /** a name for messages (e.g. the file path) */
   source?: string;
+  /**
+   * Re-reads the model's bytes when a further session is needed (the PCA statistics pass). When given, the loaded
+   * model does not keep the bytes it was loaded from, so a large model's weights are held once (in the session),
+   * not twice; the CLI passes a file read. Without it the bytes are kept.
+   */
+  reload?: () => Promise<Uint8Array>;
 }
 
+/** SHA-256 of bytes, hex. Node and Deno hash in place (node:crypto); WebCrypto (the browser) copies its input. */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  if (jsRuntime() !== 'browser') {
+    const spec = 'node:crypto';
+    const { createHash } = (await import(/* @vite-ignore */ spec)) as typeof import('node:crypto');
+    return createHash('sha256').update(bytes).digest('hex');
+  }
   const d = await crypto.subtle.digest('SHA-256', bytes as unknown as ArrayBuffer);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -31,11 +44,16 @@ export function exactLayers(names: string[]): RegExp {
   return new RegExp(`^(?:${names.map(escapeRe).join('|')})$`);
 }
 
+/** A reload that returns bytes kept in memory (a closure of its own, so that load()'s scope does not keep them). */
+function retain(bytes: Uint8Array): () => Promise<Uint8Array> {
+  return async () => bytes;
+}
+
 export class LoadedModel {
   private sessions = new Map<string, Promise<TapModel>>();
 
   private constructor(
-    readonly bytes: Uint8Array,
+    private readonly bytes: () => Promise<Uint8Array>,
     readonly sha256: string,
     readonly task: Task,
     readonly layers: LayerInfo[],
@@ -50,11 +68,10 @@ export class LoadedModel {
 
   static async load(bytes: Uint8Array, opts: LoadModelOptions & { ep: ExecutionProvider; device?: GPUDevice }): Promise<LoadedModel> {
     const source = opts.source ?? 'model.onnx';
-    const [sha, project] = await Promise.all([
-      sha256Hex(bytes),
-      TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source }),
-    ]);
-    return new LoadedModel(bytes, sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
+    // one after the other: WebCrypto copies what it hashes, which should not overlap the session's copy of the weights
+    const sha = await sha256Hex(bytes);
+    const project = await TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source });
+    return new LoadedModel(opts.reload ?? retain(bytes), sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
   }
 
   /** the session with in-graph projection and per-token projections */
@@ -70,7 +87,10 @@ export class LoadedModel {
   private session(key: string, o: { taps: boolean; project?: boolean; tokenProjections?: boolean; projectedKfac?: boolean; kfacStats?: boolean }): Promise<TapModel> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = TapModel.create(this.bytes, { ...o, task: this.task, layers: exactLayers(this.layers.map((l) => l.name)), reduction: this.reduction, ep: this.ep, device: this.device, source: this.source });
+      s = this.bytes().then(async (bytes) => {
+        if ((await sha256Hex(bytes)) !== this.sha256) throw new Error(`the model ${this.source} changed since it was loaded (SHA-256 differs); load it again`);
+        return TapModel.create(bytes, { ...o, task: this.task, layers: exactLayers(this.layers.map((l) => l.name)), reduction: this.reduction, ep: this.ep, device: this.device, source: this.source });
+      });
       this.sessions.set(key, s);
     }
     return s;

@@ -22,6 +22,21 @@ export function hardwareThreads(): number {
 }
 
 const loaded = new Map<ExecutionProvider, Promise<Ort>>();
+let threadOverride: number | undefined;
+
+/**
+ * Threads for onnxruntime-web's wasm (model runs and the CPU backend's GEMMs): all cores by default (in a page only
+ * when cross-origin isolated). Takes effect for modules loaded after the call (ORT reads it when its wasm starts).
+ */
+export function setOrtThreads(n: number | undefined): void {
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new RangeError(`threads must be a positive integer, got ${n}`);
+  threadOverride = n;
+}
+
+/** The thread count ORT wasm is configured with (or will be). */
+export function ortThreads(): number {
+  return threadOverride ?? hardwareThreads();
+}
 
 /**
  * The onnxruntime-web module for an execution provider: the package's default build runs wasm everywhere (its
@@ -40,7 +55,7 @@ export function loadOrt(ep: ExecutionProvider = 'wasm'): Promise<Ort> {
       const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
       // (Node runs the same browser build for the webgpu EP, with the same limitation.)
       const oneThread = (kind === 'browser' && !isolated) || (kind !== 'browser' && ep === 'webgpu');
-      ort.env.wasm.numThreads = oneThread ? 1 : hardwareThreads();
+      ort.env.wasm.numThreads = oneThread ? 1 : (threadOverride ?? hardwareThreads());
       ort.env.logLevel = 'error';
       return ort;
     })();
@@ -57,6 +72,8 @@ export interface SessionOptions {
   outputsOnGpu?: boolean;
   /** graph optimisation level (default 'all') */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** initializers stored beside the protobuf (session-bytes.ts) */
+  externalData?: { path: string; data: Uint8Array }[];
 }
 
 /** per onnxruntime-web module: the tail of its queue of runs */
@@ -95,6 +112,10 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     executionProviders,
     graphOptimizationLevel: opts.optimization ?? 'all',
     preferredOutputLocation: opts.outputsOnGpu && ep === 'webgpu' ? 'gpu-buffer' : 'cpu',
+    ...(opts.externalData?.length ? { externalData: opts.externalData } : {}),
+    // MLAS would keep a packed copy of every MatMul weight beside the original: for GPT-2-small 500 MB more wasm
+    // memory, for ~nothing in speed at the batch sizes logging runs (the packing is O(K N) per product of O(M K N))
+    extra: { session: { disable_prepacking: '1' } },
   });
   return { ort, session };
 }

@@ -7,10 +7,13 @@ import { describeInputs } from '../autograd/inputs.ts';
 import { elemTypeOf, type ShapeMap } from '../autograd/shapes.ts';
 import { probeBatch, type Batch } from './batch.ts';
 import { createSession } from './ort.ts';
+import { sessionBytes } from './session-bytes.ts';
 import { toOrtFeeds } from './feeds.ts';
 
 export async function probeShapes(model: ModelProto, batch?: Batch): Promise<ShapeMap> {
-  const copy = decodeModel(encodeModel(model));
+  // a copy of the graph that shares the weights: they travel as external data, never re-encoded
+  const { bytes, external } = sessionBytes(model);
+  const copy = decodeModel(bytes);
   const g = new Graph(copy);
   const existing = new Set(g.outputs.map((o) => o.name));
   const names: string[] = [];
@@ -19,7 +22,7 @@ export async function probeShapes(model: ModelProto, batch?: Batch): Promise<Sha
   const b = batch ?? probeBatch(describeInputs(g));
   // no graph optimisation: with every value an output, ORT's constant folding can otherwise hand back
   // folded values that are no longer readable tensors
-  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled' });
+  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled', externalData: external });
   const shapes: ShapeMap = new Map();
   try {
     const out = await session.run(toOrtFeeds(ort, b.feeds));

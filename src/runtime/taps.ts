@@ -4,9 +4,13 @@ import { decodeModel, encodeModel } from '../onnx/codec.ts';
 import { augmentModel, type AugmentOptions, type Augmented } from '../autograd/augment.ts';
 import type { LayerInfo } from '../autograd/layers.ts';
 import type { Task } from '../autograd/inputs.ts';
-import { classBatch, isLmExample, lmBatch, type Batch, type ClassExample, type Example, type LmExample } from './batch.ts';
+import { classBatch, isLmExample, lmBatch, probeBatch, type Batch, type ClassExample, type Example, type LmExample } from './batch.ts';
+import { describeInputs } from '../autograd/inputs.ts';
+import { Graph } from '../onnx/graph.ts';
+import { DataType } from '../onnx/tensor.ts';
 import { probeShapes } from './probe.ts';
 import { createSession, type ExecutionProvider, type Ort } from './ort.ts';
+import { sessionBytes, type SessionBytes } from './session-bytes.ts';
 import { toOrtFeeds } from './feeds.ts';
 import type * as OrtNs from 'onnxruntime-web';
 
@@ -59,24 +63,38 @@ export interface TapBatch {
   layers: LayerTaps[];
 }
 
+/** What a TapModel keeps of the augmented model once its session exists (not the ModelProto: its initializers are
+ *  views of the caller's model bytes, which the session has copied). */
+export type AugmentedInfo = Omit<Augmented, 'model'>;
+
 export class TapModel {
   private constructor(
-    readonly augmented: Augmented,
+    readonly augmented: AugmentedInfo,
     readonly bytes: Uint8Array,
     private readonly ort: Ort,
     private readonly session: OrtNs.InferenceSession,
     readonly ep: ExecutionProvider,
     /** milliseconds spent probing shapes and building the backward graph */
     readonly buildMs: number,
+    /** estimated bytes a run needs per position (token, or example for classifiers): the forward graph's float
+     *  values at the shape probe, per position (an upper bound of what a run of the augmented graph keeps: measured
+     *  1.85 MB against 2.9 MB estimated for GPT-2-small) */
+    readonly bytesPerToken: number,
   ) {}
+
+  /** Positions per run that keep its working memory within `bytes` (at least 1). */
+  tokensWithin(bytes: number): number {
+    return Math.max(1, Math.floor(bytes / Math.max(this.bytesPerToken, 1)));
+  }
 
   static async create(onnxBytes: Uint8Array, opts: TapModelOptions = {}): Promise<TapModel> {
     const t0 = performance.now();
-    const { model, bytes } = await buildAugmented(onnxBytes, opts);
+    const { model, bytes, external, bytesPerToken } = await buildAugmented(onnxBytes, opts);
     const buildMs = performance.now() - t0;
     const ep = opts.ep ?? 'wasm';
-    const { ort, session } = await createSession(bytes, { ep, device: opts.device });
-    return new TapModel(model, bytes, ort, session, ep, buildMs);
+    const { ort, session } = await createSession(bytes, { ep, device: opts.device, externalData: external });
+    const { model: _proto, ...info } = model;
+    return new TapModel(info, bytes, ort, session, ep, buildMs, bytesPerToken);
   }
 
   private projections?: LayerProjection[];
@@ -164,10 +182,19 @@ export class TapModel {
   }
 }
 
-/** Decode, probe shapes, differentiate: the augmented model and its bytes (no session). */
-export async function buildAugmented(onnxBytes: Uint8Array, opts: AugmentOptions & { source?: string } = {}): Promise<{ model: Augmented; bytes: Uint8Array }> {
+/**
+ * Decode, probe shapes, differentiate: the augmented model and its bytes (no session). The weights are not copied:
+ * `bytes` is the graph with its large initializers as `external` data (views of onnxBytes).
+ */
+export async function buildAugmented(onnxBytes: Uint8Array, opts: AugmentOptions & { source?: string } = {}): Promise<{ model: Augmented; bytesPerToken: number } & SessionBytes> {
   const proto = decodeModel(onnxBytes, opts.source);
   const shapes = await probeShapes(proto);
+  // forward float values per probe position (initializers and inputs excluded)
+  const fixed = new Set([...(proto.graph?.initializer ?? []).map((t) => t.name), ...(proto.graph?.input ?? []).map((i) => i.name)]);
+  let valueBytes = 0;
+  for (const [name, v] of shapes) if (!fixed.has(name) && v.elemType === DataType.FLOAT) valueBytes += 4 * v.dims.reduce((a, d) => a * d, 1);
+  const probe = probeBatch(describeInputs(new Graph(proto)));
+  const positions = probe.lengths.reduce((a, l) => a + Math.max(l, 1), 0);
   const model = augmentModel(proto, shapes, opts);
-  return { model, bytes: encodeModel(model.model) };
+  return { model, bytesPerToken: valueBytes / Math.max(positions, 1), ...sessionBytes(model.model) };
 }

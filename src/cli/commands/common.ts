@@ -20,6 +20,7 @@ export type Flags = Record<string, string | boolean | undefined>;
 export const engineFlags: Record<string, FlagSpec> = {
   backend: { help: 'where the linear algebra runs: auto | webgpu | cpu (default auto: WebGPU when an adapter exists)' },
   ep: { help: 'onnxruntime-web execution provider for model runs: wasm | webgpu (default wasm)' },
+  threads: { help: 'onnxruntime-web wasm threads (default: all cores)' },
   quiet: { boolean: true, help: 'no progress bar' },
 };
 
@@ -44,7 +45,8 @@ export function numFlag(v: string | boolean | undefined, name: string, dflt: num
 export async function engineFrom(a: Flags): Promise<Engine> {
   const backend = oneOf<BackendChoice>(a.backend, 'backend', ['auto', 'webgpu', 'cpu'], 'auto');
   const ep = oneOf<ExecutionProvider>(a.ep, 'ep', ['wasm', 'webgpu'], 'wasm');
-  return createEngine({ backend, ep });
+  const threads = a.threads === undefined ? undefined : intFlag(a.threads, 'threads', 1);
+  return createEngine({ backend, ep, threads });
 }
 
 export async function readExamples(path: string, a: Flags): Promise<Example[]> {
@@ -64,7 +66,8 @@ export async function readExamples(path: string, a: Flags): Promise<Example[]> {
 export async function loadModelFile(engine: Engine, path: string, a: Flags): Promise<LoadedModel> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    const b = await readFile(path);
+    bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a view: no second copy of the weights
   } catch (e) {
     throw new UsageError(`cannot read the model ${path}: ${(e as Error).message}`);
   }
@@ -76,7 +79,11 @@ export async function loadModelFile(engine: Engine, path: string, a: Flags): Pro
   }
   const task = a.task === undefined ? undefined : oneOf<Task>(a.task, 'task', ['causal-lm', 'classification'], 'causal-lm');
   const reduction = oneOf(a.reduction, 'reduction', ['sum', 'mean'] as const, 'sum');
-  return engine.loadModel(bytes, { task, layers, reduction, source: isAbsolute(path) ? path : resolve(path) });
+  const reload = async () => {
+    const b = await readFile(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+  return engine.loadModel(bytes, { task, layers, reduction, source: isAbsolute(path) ? path : resolve(path), reload });
 }
 
 /** Opens DIR as an index; with needModel, loads the model it was logged with (or --model) and attaches it. */
