@@ -14,29 +14,35 @@ export interface LossHead {
   dlogits: string;
 }
 
-/** one-hot [.., V] of integer targets [..] against the class axis of size taken from `logits` (last axis). */
-function oneHot(e: Emitter, targets: string, logits: string, rank: number): string {
-  const V = e.op('Squeeze', [e.dimOf(logits, rank - 1), e.ints([0])]);
-  const range = e.op('Range', [e.int(0), V, e.int(1)]);
-  return e.cast(e.op('Equal', [e.unsqueeze(targets, [rank - 1]), range]), e.floatType);
+/** softmax(logits) - onehot(target) without a one-hot tensor: the target entries of p replaced by p_target - 1. */
+function minusTarget(e: Emitter, p: string, idx: string, axis: number, scale?: string): string {
+  const ps = scale ? e.mul(p, scale) : p;
+  const at = e.sub(e.op('GatherElements', [ps, idx], { axis }), scale ?? e.scalar(1));
+  return e.op('ScatterElements', [ps, idx, at], { axis });
 }
 
 /**
  * Causal LM: loss_b = sum_{t < T-1} w_{b,t} CE(logits[b,t], ids[b,t+1]), w_{b,t} = m_{b,t} m_{b,t+1} with m the
  * loss-mask input (1 for real tokens, 0 for right padding). reduction 'mean' divides by sum_t w_{b,t}.
+ * Memory: the [B, T, V] logits are the largest values of a language model's graph (50k-token vocabularies), so the
+ * head works on them in place of a shifted copy (the last position gets a dummy target and weight 0) and builds the
+ * seed without a one-hot: d = softmax * w, then the target entries replaced by (p_target - 1) w (ScatterElements):
+ * three full-size tensors (logits, softmax, seed) where slice + one-hot + pad made about seven.
  */
 export function causalLmHead(e: Emitter, logits: string, ids: string, reduction: Reduction): LossHead {
   e.g.addInput(LOSS_MASK, DataType.FLOAT, ['batch', 'sequence']);
   // view the logits as [B, T, V] whatever the exporter did ([B*T, V] also occurs)
   const l3 = e.reshape(logits, e.op('Concat', [e.shapeOf(ids), e.ints([-1])], { axis: 0 }));
-  const ls = e.slice(l3, [0], [-1], [1]); // [B, T-1, V]
-  const tgt = e.slice(ids, [1], [Infinity], [1]); // [B, T-1]
-  const tgt64 = e.cast(tgt, DataType.INT64);
+  const ids64 = e.cast(ids, DataType.INT64);
+  const first = e.slice(ids64, [0], [1], [1]); // [B, 1]
+  // targets ids[t+1], the last position a dummy 0 (weight 0)
+  const tgt = e.op('Concat', [e.slice(ids64, [1], [Infinity], [1]), e.sub(first, first)], { axis: 1 }); // [B, T]
   const m = LOSS_MASK;
-  const w = e.mul(e.slice(m, [0], [-1], [1]), e.slice(m, [1], [Infinity], [1])); // [B, T-1]
-  const lse = e.reduce('ReduceLogSumExp', ls, [2], true); // [B, T-1, 1]
-  const picked = e.op('GatherElements', [ls, e.unsqueeze(tgt64, [2])], { axis: 2 }); // [B, T-1, 1]
-  const nll = e.squeeze(e.sub(lse, picked), [2]); // [B, T-1]
+  const w = e.op('Concat', [e.mul(e.slice(m, [0], [-1], [1]), e.slice(m, [1], [Infinity], [1])), e.mul(e.slice(m, [0], [1], [1]), e.scalar(0))], { axis: 1 }); // [B, T]
+  const idx = e.unsqueeze(tgt, [2]); // [B, T, 1]
+  const lse = e.reduce('ReduceLogSumExp', l3, [2], true); // [B, T, 1]
+  const picked = e.op('GatherElements', [l3, idx], { axis: 2 }); // [B, T, 1]
+  const nll = e.squeeze(e.sub(lse, picked), [2]); // [B, T]
   let loss = e.reduce('ReduceSum', e.mul(nll, w), [1], false); // [B]
   let wScale = w;
   if (reduction === 'mean') {
@@ -44,12 +50,9 @@ export function causalLmHead(e: Emitter, logits: string, ids: string, reduction:
     loss = e.div(loss, e.squeeze(count, [1]));
     wScale = e.div(w, count);
   }
-  // d loss / d ls = (softmax(ls) - onehot(tgt)) * w
-  const p = e.op('Softmax', [ls], { axis: 2 });
-  const d = e.mul(e.sub(p, oneHot(e, tgt64, ls, 3)), e.unsqueeze(wScale, [2])); // [B, T-1, V]
-  // the last position predicts nothing: pad a zero row at the end of the time axis
-  const d3 = e.op('Pad', [d, e.ints([0, 0, 0, 0, 1, 0])]);
-  const dlogits = e.reshapeLike(d3, logits);
+  // d loss / d logits = (softmax - onehot(target)) * w
+  const d = minusTarget(e, e.op('Softmax', [l3], { axis: 2 }), idx, 2, e.unsqueeze(wScale, [2])); // [B, T, V]
+  const dlogits = e.reshapeLike(d, logits);
   e.known(dlogits, e.dims(logits), e.shape(logits).elemType);
   return { loss, dlogits };
 }
@@ -61,8 +64,7 @@ export function classificationHead(e: Emitter, logits: string): LossHead {
   const lse = e.reduce('ReduceLogSumExp', logits, [1], true); // [B, 1]
   const picked = e.op('GatherElements', [logits, e.unsqueeze(LABELS, [1])], { axis: 1 }); // [B, 1]
   const loss = e.squeeze(e.sub(lse, picked), [1]);
-  const p = e.op('Softmax', [logits], { axis: 1 });
-  const dlogits = e.known(e.sub(p, oneHot(e, LABELS, logits, 2)), e.dims(logits), e.shape(logits).elemType);
+  const dlogits = e.known(minusTarget(e, e.op('Softmax', [logits], { axis: 1 }), e.unsqueeze(LABELS, [1]), 1), e.dims(logits), e.shape(logits).elemType);
   return { loss, dlogits };
 }
 
