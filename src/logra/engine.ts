@@ -8,7 +8,7 @@
 // Model runs (taps, in-graph projection) go through onnxruntime-web (wasm by default, or its WebGPU EP); the linear
 // algebra after them (covariances, eigensolvers, Cholesky, scoring) runs on the kernel backend (WGSL or CPU).
 import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
-import type { ExecutionProvider } from '../runtime/ort.ts';
+import { setOrtThreads, type ExecutionProvider } from '../runtime/ort.ts';
 import type { LogStore } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import { LoadedModel, type LoadModelOptions } from './model.ts';
@@ -25,6 +25,9 @@ export interface EngineOptions {
   device?: GPUDevice;
   /** further kernel-backend options */
   kernels?: Omit<CreateBackendOptions, 'backend' | 'device'>;
+  /** onnxruntime-web wasm threads (default: all cores; in a page only when cross-origin isolated). Applies when
+   *  onnxruntime-web first loads in this process or page. */
+  threads?: number;
 }
 
 export class Engine {
@@ -56,6 +59,7 @@ export class Engine {
 }
 
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  if (opts.threads !== undefined) setOrtThreads(opts.threads);
   const backend = await createBackend({ backend: opts.backend ?? 'auto', device: opts.device, ...opts.kernels });
   return new Engine(backend, opts.ep ?? 'wasm', opts.device);
 }

@@ -143,7 +143,7 @@ export class LograIndex {
     const tm = await this.model.projector();
     const proj = await this.projections();
     tm.setProjections(layers.map((l) => proj.get(l.name)!));
-    const g = await queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, perToken: !!opts.perToken, signal: opts.signal });
+    const g = await queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
     return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, queries, g, opts);
   }
 

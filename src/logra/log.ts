@@ -9,7 +9,8 @@ import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, encodeProjections, identityProjections, pcaProjections, randomProjections, ProjectionError, type Projections } from './projections.ts';
 import { BLOB, layerOffsets, packTensors, trainIds, withoutFit } from './layout.ts';
-import { checkAbort, AbortError, type LogOptions, type ProjectionInit } from './types.ts';
+import { checkAbort, AbortError, DEFAULT_RUN_BYTES, type LogOptions, type ProjectionInit } from './types.ts';
+import { planBatches } from '../runtime/batch.ts';
 import { sha256Hex } from './model.ts';
 
 export class DataError extends Error {
@@ -154,12 +155,12 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   };
 
   let processed = 0;
-  for (let s = 0; s < todo.length; s += batchSize) {
+  for (const [s, e] of planBatches(todo, batchSize, tm.tokensWithin(opts.runBytes ?? DEFAULT_RUN_BYTES))) {
     if (opts.signal?.aborted) {
       await flush();
       throw new AbortError('logging');
     }
-    const batch = todo.slice(s, s + batchSize);
+    const batch = todo.slice(s, e);
     const r = await tm.run(batch);
     for (let b = 0; b < r.B; b++) {
       const at = ids.length * cols;
@@ -200,16 +201,16 @@ async function pcaPass(backend: KernelBackend, model: LoadedModel, examples: Exa
   const a = layers.map((l) => new Float64Array(l.dIn * l.dIn));
   const s = layers.map((l) => new Float64Array(l.dOut * l.dOut));
   let tokens = 0;
-  for (let i = 0; i < n; i += batchSize) {
+  for (const [i, e] of planBatches(examples.slice(0, n), batchSize, tm.tokensWithin(opts.runBytes ?? DEFAULT_RUN_BYTES))) {
     checkAbort(opts.signal, 'the PCA statistics pass');
-    const batch = examples.slice(i, Math.min(n, i + batchSize));
+    const batch = examples.slice(i, e);
     const r = await tm.run(batch);
     r.layers.forEach((lt, l) => {
       for (let j = 0; j < a[l].length; j++) a[l][j] += lt.a![j];
       for (let j = 0; j < s[l].length; j++) s[l][j] += lt.s![j];
     });
     tokens += r.lengths.reduce((x, y) => x + y, 0);
-    opts.onProgress?.({ stage: 'stats', done: Math.min(n, i + batchSize), total: n, unit: 'examples' });
+    opts.onProgress?.({ stage: 'stats', done: e, total: n, unit: 'examples' });
   }
   const stats = layers.map((_, l) => ({ a: Float32Array.from(a[l], (v) => v / tokens), s: Float32Array.from(s[l], (v) => v / n) }));
   return pcaProjections(backend, layers, stats, kIn, kOut);

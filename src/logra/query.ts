@@ -13,7 +13,8 @@ import { forEachChunk, readRows, type ChunkCache } from './chunks.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
-import { checkAbort, type QueryOptions, type QueryResult, type ScoreMode, type TopItem } from './types.ts';
+import { checkAbort, DEFAULT_RUN_BYTES, type QueryOptions, type QueryResult, type ScoreMode, type TopItem } from './types.ts';
+import { planBatches } from '../runtime/batch.ts';
 
 /** Per query: the input length and its tokens' projected activations and gradients per layer (per-token scores). */
 export interface QueryTokens {
@@ -31,14 +32,14 @@ export interface QueryGradients {
 }
 
 /** Runs the model over the queries (batches of batchSize): projected gradients per layer (+ per-token projections). */
-export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries: Example[], o: { batchSize: number; perToken: boolean; signal?: AbortSignal }): Promise<QueryGradients> {
+export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries: Example[], o: { batchSize: number; runBytes?: number; perToken: boolean; signal?: AbortSignal }): Promise<QueryGradients> {
   const q = queries.length;
   const rows = layers.map((l) => new Float32Array(q * l.kIn * l.kOut));
   const tokens: QueryTokens[] = [];
   const losses: number[] = [];
-  for (let s = 0; s < q; s += o.batchSize) {
+  for (const [s, e] of planBatches(queries, o.batchSize, tm.tokensWithin(o.runBytes ?? DEFAULT_RUN_BYTES))) {
     checkAbort(o.signal, 'the query');
-    const r = await tm.run(queries.slice(s, s + o.batchSize));
+    const r = await tm.run(queries.slice(s, e));
     for (let b = 0; b < r.B; b++) {
       losses.push(r.loss[b]);
       layers.forEach((l, i) => {

@@ -42,6 +42,10 @@ export interface LogOptions {
   dtype?: StoreDtype;
   /** examples per model run (default 8) */
   batchSize?: number;
+  /** working memory of one model run (bytes, default 1 GiB): a batch is split so that examples x longest example x
+   *  the model's estimated bytes per token stays within it (onnxruntime-web's wasm has 4 GiB in all, weights
+   *  included) */
+  runBytes?: number;
   /** PCA init: examples used for the KFAC statistics pass (default all) */
   pcaExamples?: number;
   /** target chunk size in bytes (default 4 MiB) */
@@ -86,6 +90,8 @@ export interface QueryOptions {
   queryRank?: number;
   /** examples per model run (default 8) */
   batchSize?: number;
+  /** working memory of one model run (bytes, default 1 GiB), as in LogOptions */
+  runBytes?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -123,6 +129,9 @@ export interface SelfInfluence {
   layers: Float32Array[];
   layerNames: string[];
 }
+
+/** Default working memory of one model run. */
+export const DEFAULT_RUN_BYTES = 2 ** 30;
 
 export class AbortError extends Error {
   constructor(what: string) {

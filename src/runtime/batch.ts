@@ -128,3 +128,29 @@ export function probeBatch(inputs: ModelInputs): Batch {
   b.feeds[f.name].dims = [2, ...f.dims.slice(1).map((d) => (typeof d === 'number' ? d : 3))];
   return b;
 }
+
+/** Positions of an example in a model run: its tokens (causal LM; the batch is padded to its longest) or 1. */
+export function exampleTokens(e: Example): number {
+  return isLmExample(e) ? Math.max(1, e.input_ids.length) : 1;
+}
+
+/**
+ * Consecutive runs of at most `maxExamples` examples whose padded size (examples x longest) stays within
+ * `maxTokens` (a run holds at least one example, however long): [start, end) ranges in order.
+ */
+export function planBatches(examples: readonly Example[], maxExamples: number, maxTokens = Infinity): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  while (start < examples.length) {
+    let end = start + 1, longest = exampleTokens(examples[start]);
+    while (end < examples.length && end - start < maxExamples) {
+      const l = Math.max(longest, exampleTokens(examples[end]));
+      if ((end - start + 1) * l > maxTokens) break;
+      longest = l;
+      end++;
+    }
+    out.push([start, end]);
+    start = end;
+  }
+  return out;
+}

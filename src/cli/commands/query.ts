@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs, intFlag, type FlagSpec } from '../args.ts';
 import type { ScoreMode } from '../../logra/types.ts';
-import { dataFlags, engineFlags, engineFrom, oneOf, openIndexDir, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
+import { dataFlags, engineFlags, engineFrom, numFlag, oneOf, openIndexDir, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
 
 export const querySpec: Record<string, FlagSpec> = {
   index: { required: true, help: 'index directory' },
@@ -16,6 +16,7 @@ export const querySpec: Record<string, FlagSpec> = {
   'query-rank': { help: 'low-rank query batching: keep rank r of each preconditioned query gradient per layer' },
   model: { help: 'the model (default: the path recorded by log; its hash must match)' },
   batch: { help: 'queries per model run (default 8)' },
+  'run-mb': { help: 'working memory of one model run, MiB (default 1024): batches are split so that the model\'s estimated activations fit' },
   ...dataFlags,
   ...engineFlags,
 };
@@ -32,7 +33,8 @@ export async function queryCommand(argv: string[]): Promise<unknown> {
       index.query(queries, {
         topK: intFlag(a.top, 'top', 10, 0), mode, perLayer: !!a['per-layer'], perToken: !!a['per-token'], scores: !a['no-scores'],
         queryRank: a['query-rank'] !== undefined ? intFlag(a['query-rank'], 'query-rank', 1) : undefined,
-        batchSize: intFlag(a.batch, 'batch', 8), signal, onProgress: progressBars(!!a.quiet),
+        batchSize: intFlag(a.batch, 'batch', 8),
+        runBytes: numFlag(a['run-mb'], 'run-mb', 1024, 1) * 2 ** 20, signal, onProgress: progressBars(!!a.quiet),
       }),
     );
     await model!.release();
