@@ -1,5 +1,6 @@
 // Loads onnxruntime-web for the current runtime and creates sessions on the wasm or WebGPU execution provider.
 import type * as OrtNs from 'onnxruntime-web';
+import { applyOnnxRuntimeConfig } from './ort-config.ts';
 
 export type Ort = typeof OrtNs;
 export type ExecutionProvider = 'wasm' | 'webgpu';
@@ -42,6 +43,7 @@ export function loadOrt(ep: ExecutionProvider = 'wasm'): Promise<Ort> {
       const oneThread = (kind === 'browser' && !isolated) || (kind !== 'browser' && ep === 'webgpu');
       ort.env.wasm.numThreads = oneThread ? 1 : hardwareThreads();
       ort.env.logLevel = 'error';
+      applyOnnxRuntimeConfig(ort); // wasmPaths, numThreads from configureOnnxRuntime()
       return ort;
     })();
     loaded.set(ep, p);
