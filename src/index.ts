@@ -34,7 +34,7 @@ export type { AcquireOptions, AdapterSummary } from './gpu/device.ts';
 // data: examples, JSONL, tokenizer, safetensors
 export type { LmExample, ClassExample } from './runtime/batch.ts';
 export { parseJsonl, DataFormatError, type JsonlOptions } from './io/jsonl.ts';
-export { ByteBPETokenizer, fetchTokenizer, TokenizerFormatError, END_OF_TEXT, type TokenizerJSON, type EncodeOptions } from './tokenizer/index.ts';
+export { ByteBPETokenizer, fetchTokenizer, TokenizerFormatError, END_OF_TEXT, GPT2_PATTERN, type TokenizerJSON, type EncodeOptions } from './tokenizer/index.ts';
 export { readSafetensors, writeSafetensors, SafetensorsError, type SafeTensor, type SafeDtype } from './io/safetensors.ts';
 // lower level: per-layer taps of a model, text generation
 export { TapModel, type TapModelOptions, type TapBatch, type LayerTaps } from './runtime/taps.ts';
