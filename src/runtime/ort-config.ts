@@ -49,7 +49,8 @@ function validate(c: OnnxRuntimeConfig): void {
  */
 export function configureOnnxRuntime(c: OnnxRuntimeConfig): void {
   validate(c);
-  config = { ...config, ...c };
+  // an undefined field leaves that setting as it is
+  config = { ...config, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) };
   for (const ort of modules) applyOnnxRuntimeConfig(ort);
 }
 
