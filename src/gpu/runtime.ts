@@ -20,11 +20,6 @@ interface NodeProcess {
   env: Record<string, string | undefined>;
 }
 
-/**
- * Node: Dawn through the npm package `webgpu`. When no adapter shows up and VK_ICD_FILENAMES is unset (no GPU, and
- * Dawn rejects Mesa's lavapipe), retries once with Chromium's SwiftShader ICD if it is installed, then restores the
- * environment. Imported with a computed specifier so that bundlers (Vite) never try to resolve it for the browser.
- */
 /** Vulkan drivers that are software rasterisers: lavapipe (Mesa) and SwiftShader. */
 export const SOFTWARE_VULKAN_DRIVERS = ['*lvp_icd*', '*swiftshader*'];
 
@@ -54,6 +49,12 @@ async function linuxGpuDeviceNode(): Promise<boolean | undefined> {
   return dri.some((f) => f.startsWith('renderD')) || ['/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'].some((p) => existsSync(p));
 }
 
+/**
+ * Node: Dawn through the npm package `webgpu`. When no adapter shows up and VK_ICD_FILENAMES is unset (no GPU, and
+ * Dawn rejects Mesa's lavapipe), retries once with Chromium's SwiftShader ICD if it is installed, then restores the
+ * environment. Imported with a computed specifier so that bundlers (Vite) never try to resolve it for the browser.
+ * With opts.hardwareOnly, software adapters are never looked for (see NodeGpuOptions).
+ */
 export async function nodeGpu(flags: string[] = [], opts: NodeGpuOptions = {}): Promise<{ gpu: GPU | null; adapter: GPUAdapter | null; icd?: string }> {
   // hardware only, and Linux shows no GPU device at all: Dawn is not even loaded
   if (opts.hardwareOnly && (await linuxGpuDeviceNode()) === false) return { gpu: null, adapter: null };
