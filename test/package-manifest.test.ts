@@ -3,7 +3,7 @@
 // configureOnnxRuntime validates and reaches every loaded onnxruntime-web module. (The packed package itself is
 // checked by test/package/clean-room.ts.)
 import { describe, it, expect } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { configureOnnxRuntime, onnxRuntimeConfig, OnnxRuntimeConfigError } from '../src/runtime/ort-config.ts';
 import { loadOrt } from '../src/runtime/ort.ts';
 
@@ -43,6 +43,37 @@ describe('package manifests', () => {
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       expect(target.startsWith(`npm:${name}@${deps[name]}`), `${spec} -> ${target}`).toBe(true);
     }
+  });
+});
+
+/** src/ modules whose top level does more than declare: calls, assignments, `if`, `await` at column 0 */
+function modulesWithSideEffects(): string[] {
+  const out: string[] = [];
+  const visit = (dir: URL) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) visit(new URL(`${e.name}/`, dir));
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && !e.name.endsWith('.config.ts')) {
+        const text = readFileSync(new URL(e.name, dir), 'utf8');
+        const top = text.split('\n').filter((l) => /^(?!(export|import|const|let|var|function|class|interface|type|async|enum|declare)\b)([A-Za-z_$][\w$.]*\s*(\(|=[^=>])|if\s*\(|await\s)/.test(l));
+        if (top.length) out.push(`./${new URL(e.name, dir).pathname.slice(root.pathname.length)}`);
+      }
+    }
+  };
+  visit(new URL('src/', root));
+  return out.sort();
+}
+
+describe('sideEffects', () => {
+  it('lists every module whose top level has effects (src/ for this repository\'s Vite builds, dist/ for users)', () => {
+    const listed = new Set((json('package.json') as { sideEffects: string[] }).sideEffects);
+    const missing: string[] = [];
+    for (const src of modulesWithSideEffects()) {
+      if (!listed.has(src)) missing.push(src);
+      const built = src.replace('./src/', './dist/').replace(/\.ts$/, '.js');
+      if (existsSync(new URL(built.replace('./dist/', 'dist/'), root)) && !listed.has(built)) missing.push(built);
+    }
+    // without it a bundler drops e.g. embed.ts's defineInfluenceExplorer() call (the one-module build did)
+    expect(missing).toEqual([]);
   });
 });
 
