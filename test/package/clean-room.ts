@@ -6,7 +6,7 @@
 //      integrity hashes, no network), see test/package/README.md;
 //   3. every bare import in the installed package is a declared dependency (or node:), every dependency is used;
 //   4. the README's quick starts run as written: Node (log, fit, query a fixture), the `logra` CLI block (through
-//      the installed bin; no warnings on stderr), Deno (npm:logra-web, and npm:logra-web/cli), TypeScript
+//      the installed bin; no warnings on stderr), Deno (npm:logra-web, and npm:logra-web/cli log), TypeScript
 //      (strict tsc over every export, skipLibCheck off);
 //   5. a Vite app imports `logra-web/explorer` and the README's browser quick start, `vite build`s, and Chromium
 //      (Playwright) renders <influence-explorer>, attributes a prompt, and runs the quick start on IndexedDB; the
@@ -266,6 +266,8 @@ function denoQuickStart(): void {
   checkTopOutput(r.stdout, 'the Deno quick start');
   const help = run(process.execPath, [deno, 'run', '-A', `npm:${pkg.name}/cli`, '--help'], { cwd: dir, env: denoEnv() });
   check(help.stdout.includes('usage: logra <command>'), `deno run npm:${pkg.name}/cli --help:\n${help.stdout}${help.stderr}`);
+  const log = run(process.execPath, [deno, 'run', '-A', `npm:${pkg.name}/cli`, 'log', '--model', 'model.onnx', '--data', 'train.jsonl', '--index', 'ix-cli', '--k-in', '4', '--k-out', '4', '--quiet'], { cwd: dir, env: denoEnv(), timeoutMs: 120_000 });
+  check((JSON.parse(log.stdout) as { examples: number }).examples === 5, `deno run npm:${pkg.name}/cli log:\n${log.stdout}${log.stderr}`);
 }
 
 function typeCheck(): void {
