@@ -16,31 +16,18 @@ interface Command {
   load: () => Promise<CommandModule>;
 }
 
+/** A command whose module is imported on first use. */
+function lazy<M>(summary: string, load: () => Promise<M>, pick: (m: M) => CommandModule): Command {
+  return { summary, load: () => load().then(pick) };
+}
+
 const COMMANDS: Record<string, Command> = {
-  log: {
-    summary: 'log projected per-example gradients of a training set into an index (resumable)',
-    load: async () => import('./commands/log.ts').then((m) => ({ spec: m.logSpec, run: m.logCommand })),
-  },
-  fit: {
-    summary: 'fit the damped Hessian approximation and self-influences of an index',
-    load: async () => import('./commands/fit.ts').then((m) => ({ spec: m.fitSpec, run: m.fitCommand })),
-  },
-  query: {
-    summary: 'influence of every logged example on query examples (scores.json)',
-    load: async () => import('./commands/query.ts').then((m) => ({ spec: m.querySpec, run: m.queryCommand })),
-  },
-  self: {
-    summary: 'self-influence of every logged example (self.json)',
-    load: async () => import('./commands/self.ts').then((m) => ({ spec: m.selfSpec, run: m.selfCommand })),
-  },
-  info: {
-    summary: 'what an index holds; export its projections as safetensors',
-    load: async () => import('./commands/info.ts').then((m) => ({ spec: m.infoSpec, run: m.infoCommand })),
-  },
-  grads: {
-    summary: 'per-example weight gradients of every tapped linear layer (JSON)',
-    load: async () => import('./commands/grads.ts').then((m) => ({ spec: m.gradsSpec, run: m.gradsCommand })),
-  },
+  log: lazy('log projected per-example gradients of a training set into an index (resumable)', () => import('./commands/log.ts'), (m) => ({ spec: m.logSpec, run: m.logCommand })),
+  fit: lazy('fit the damped Hessian approximation and self-influences of an index', () => import('./commands/fit.ts'), (m) => ({ spec: m.fitSpec, run: m.fitCommand })),
+  query: lazy('influence of every logged example on query examples (scores.json)', () => import('./commands/query.ts'), (m) => ({ spec: m.querySpec, run: m.queryCommand })),
+  self: lazy('self-influence of every logged example (self.json)', () => import('./commands/self.ts'), (m) => ({ spec: m.selfSpec, run: m.selfCommand })),
+  info: lazy('what an index holds; export its projections as safetensors', () => import('./commands/info.ts'), (m) => ({ spec: m.infoSpec, run: m.infoCommand })),
+  grads: lazy('per-example weight gradients of every tapped linear layer (JSON)', () => import('./commands/grads.ts'), (m) => ({ spec: m.gradsSpec, run: m.gradsCommand })),
 };
 
 /** The command names, in the order `logra --help` lists them. */
