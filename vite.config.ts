@@ -75,7 +75,8 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
-    outDir: 'dist',
+    // dist/ itself is the npm package build (npm run build); the demo page goes beside it
+    outDir: 'dist/demo',
     emptyOutDir: true,
     rollupOptions: Object.keys(builtPages).length ? { input: builtPages } : undefined,
   },

@@ -1,5 +1,5 @@
 // The web component as one ES module for plain pages:
-//   npx vite build --config src/explorer/vite.lib.config.ts   ->  dist/explorer/influence-explorer.js (+ ORT's .wasm)
+//   npx vite build --config src/explorer/vite.lib.config.ts   ->  dist/bundle/influence-explorer.js (+ ORT's .wasm)
 // A page then needs one tag: <script type="module" src="/influence-explorer.js"></script> (see docs/EXPLORER.md).
 // Dynamic imports (onnxruntime-web, the WebGPU backend) are inlined, so the component is a single script; ORT's
 // WebAssembly binaries are emitted beside it and found relative to the module's URL.
@@ -16,7 +16,7 @@ export default defineConfig({
   clearScreen: false,
   build: {
     target: 'es2022',
-    outDir: 'dist/explorer',
+    outDir: 'dist/bundle',
     emptyOutDir: true,
     copyPublicDir: false,
     // not library mode: that inlines every asset (ORT's wasm binaries) as base64 into the script

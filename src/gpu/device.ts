@@ -65,6 +65,8 @@ export interface AcquireOptions {
   limitCaps?: Partial<GpuLimits>;
   /** Node only: flags for the `webgpu` package's create() (e.g. 'backend=vulkan') */
   nodeFlags?: string[];
+  /** Node only: hardware adapters only (software Vulkan drivers are not loaded; see NodeGpuOptions) */
+  hardwareOnly?: boolean;
   /** idle pooled bytes to keep (default 256 MiB) */
   maxPooledBytes?: number;
   label?: string;
@@ -156,7 +158,7 @@ export class GpuContext {
       if (runtime !== 'node' && !gpu) throw new GpuUnavailableError('navigator.gpu is missing (browsers: serve over https or 127.0.0.1; Chromium without a GPU needs --enable-unsafe-webgpu)', runtime);
       try {
         if (runtime === 'node') {
-          const r = await nodeGpu(opts.nodeFlags);
+          const r = await nodeGpu(opts.nodeFlags, { hardwareOnly: opts.hardwareOnly });
           gpuRef = r.gpu;
           adapter = r.adapter;
         } else {

@@ -20,12 +20,44 @@ interface NodeProcess {
   env: Record<string, string | undefined>;
 }
 
+/** Vulkan drivers that are software rasterisers: lavapipe (Mesa) and SwiftShader. */
+export const SOFTWARE_VULKAN_DRIVERS = ['*lvp_icd*', '*swiftshader*'];
+
+export interface NodeGpuOptions {
+  /**
+   * Look for hardware adapters only. On Linux without any GPU device node (/dev/dri/renderD*, /dev/nvidia*,
+   * /dev/dxg) Dawn is not loaded at all; otherwise the Vulkan loader skips the software drivers
+   * (VK_LOADER_DRIVERS_DISABLE while the adapter is requested) and there is no SwiftShader retry. For callers that
+   * would drop a software adapter anyway ('auto' backends): no device is made for nothing, and Dawn prints no
+   * warnings about drivers it rejects (lavapipe: "Vulkan shaderUniform*ArrayDynamicIndexing required").
+   */
+  hardwareOnly?: boolean;
+}
+
+/** Linux: whether any GPU device node exists (DRM render nodes, NVIDIA's driver, WSL's /dev/dxg); undefined elsewhere. */
+async function linuxGpuDeviceNode(): Promise<boolean | undefined> {
+  const proc = (globalThis as { process?: { platform?: string } }).process;
+  if (proc?.platform !== 'linux') return undefined;
+  const fsSpec = 'node:fs';
+  const { existsSync, readdirSync } = (await import(/* @vite-ignore */ fsSpec)) as typeof import('node:fs');
+  let dri: string[] = [];
+  try {
+    dri = readdirSync('/dev/dri');
+  } catch {
+    /* no DRM devices */
+  }
+  return dri.some((f) => f.startsWith('renderD')) || ['/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'].some((p) => existsSync(p));
+}
+
 /**
  * Node: Dawn through the npm package `webgpu`. When no adapter shows up and VK_ICD_FILENAMES is unset (no GPU, and
  * Dawn rejects Mesa's lavapipe), retries once with Chromium's SwiftShader ICD if it is installed, then restores the
  * environment. Imported with a computed specifier so that bundlers (Vite) never try to resolve it for the browser.
+ * With opts.hardwareOnly, software adapters are never looked for (see NodeGpuOptions).
  */
-export async function nodeGpu(flags: string[] = []): Promise<{ gpu: GPU; adapter: GPUAdapter | null; icd?: string }> {
+export async function nodeGpu(flags: string[] = [], opts: NodeGpuOptions = {}): Promise<{ gpu: GPU | null; adapter: GPUAdapter | null; icd?: string }> {
+  // hardware only, and Linux shows no GPU device at all: Dawn is not even loaded
+  if (opts.hardwareOnly && (await linuxGpuDeviceNode()) === false) return { gpu: null, adapter: null };
   const spec = 'webgpu';
   let mod: NodeWebGpuModule;
   try {
@@ -39,6 +71,17 @@ export async function nodeGpu(flags: string[] = []): Promise<{ gpu: GPU; adapter
     const osSpec = 'node:os', fsSpec0 = 'node:fs', pathSpec = 'node:path';
     const [{ tmpdir }, { mkdtempSync }, { join }] = await Promise.all([import(/* @vite-ignore */ osSpec), import(/* @vite-ignore */ fsSpec0), import(/* @vite-ignore */ pathSpec)]) as [typeof import('node:os'), typeof import('node:fs'), typeof import('node:path')];
     proc0.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'logra-xdg-'));
+  }
+  if (opts.hardwareOnly && proc0) {
+    const before = proc0.env.VK_LOADER_DRIVERS_DISABLE;
+    proc0.env.VK_LOADER_DRIVERS_DISABLE = [before, ...SOFTWARE_VULKAN_DRIVERS].filter(Boolean).join(',');
+    try {
+      const gpu = mod.create(flags);
+      return { gpu, adapter: await gpu.requestAdapter({ powerPreference: 'high-performance' }) };
+    } finally {
+      if (before === undefined) delete proc0.env.VK_LOADER_DRIVERS_DISABLE;
+      else proc0.env.VK_LOADER_DRIVERS_DISABLE = before;
+    }
   }
   let gpu = mod.create(flags);
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });

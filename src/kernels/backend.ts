@@ -98,7 +98,11 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ke
   if (choice !== 'cpu') {
     try {
       const { WebGpuBackend } = await import('./webgpu-backend.ts');
-      const b = await WebGpuBackend.create({ ...opts.gpu, device: opts.device ?? opts.gpu?.device, eigh: opts.eigh });
+      const device = opts.device ?? opts.gpu?.device;
+      // 'auto' that would drop a software adapter anyway looks for hardware only (in Node: no software Vulkan driver
+      // is loaded, so Dawn prints no warnings about drivers it rejects and no device is made for nothing)
+      const hardwareOnly = choice === 'auto' && opts.softwareAdapter !== 'gpu' && !device;
+      const b = await WebGpuBackend.create({ ...opts.gpu, hardwareOnly: opts.gpu?.hardwareOnly ?? hardwareOnly, device, eigh: opts.eigh });
       if (choice === 'webgpu' || !b.ctx.adapter.isFallbackAdapter || opts.softwareAdapter === 'gpu' || opts.device) return b;
       b.dispose();
     } catch (e) {

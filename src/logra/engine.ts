@@ -8,7 +8,8 @@
 // Model runs (taps, in-graph projection) go through onnxruntime-web (wasm by default, or its WebGPU EP); the linear
 // algebra after them (covariances, eigensolvers, Cholesky, scoring) runs on the kernel backend (WGSL or CPU).
 import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
-import { setOrtThreads, type ExecutionProvider } from '../runtime/ort.ts';
+import type { ExecutionProvider } from '../runtime/ort.ts';
+import { configureOnnxRuntime } from '../runtime/ort-config.ts';
 import type { LogStore } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import { LoadedModel, type LoadModelOptions } from './model.ts';
@@ -59,7 +60,7 @@ export class Engine {
 }
 
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
-  if (opts.threads !== undefined) setOrtThreads(opts.threads);
+  if (opts.threads !== undefined) configureOnnxRuntime({ numThreads: opts.threads });
   const backend = await createBackend({ backend: opts.backend ?? 'auto', device: opts.device, ...opts.kernels });
   return new Engine(backend, opts.ep ?? 'wasm', opts.device);
 }

@@ -1,5 +1,6 @@
 // Loads onnxruntime-web for the current runtime and creates sessions on the wasm or WebGPU execution provider.
 import type * as OrtNs from 'onnxruntime-web';
+import { applyOnnxRuntimeConfig, onnxRuntimeConfig } from './ort-config.ts';
 
 export type Ort = typeof OrtNs;
 export type ExecutionProvider = 'wasm' | 'webgpu';
@@ -22,20 +23,9 @@ export function hardwareThreads(): number {
 }
 
 const loaded = new Map<ExecutionProvider, Promise<Ort>>();
-let threadOverride: number | undefined;
-
-/**
- * Threads for onnxruntime-web's wasm (model runs and the CPU backend's GEMMs): all cores by default (in a page only
- * when cross-origin isolated). Takes effect for modules loaded after the call (ORT reads it when its wasm starts).
- */
-export function setOrtThreads(n: number | undefined): void {
-  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new RangeError(`threads must be a positive integer, got ${n}`);
-  threadOverride = n;
-}
-
-/** The thread count ORT wasm is configured with (or will be). */
+/** The wasm thread count onnxruntime-web runs with (or will): configureOnnxRuntime's numThreads, else every core. */
 export function ortThreads(): number {
-  return threadOverride ?? hardwareThreads();
+  return onnxRuntimeConfig().numThreads ?? hardwareThreads();
 }
 
 /**
@@ -55,8 +45,9 @@ export function loadOrt(ep: ExecutionProvider = 'wasm'): Promise<Ort> {
       const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
       // (Node runs the same browser build for the webgpu EP, with the same limitation.)
       const oneThread = (kind === 'browser' && !isolated) || (kind !== 'browser' && ep === 'webgpu');
-      ort.env.wasm.numThreads = oneThread ? 1 : (threadOverride ?? hardwareThreads());
+      ort.env.wasm.numThreads = oneThread ? 1 : hardwareThreads();
       ort.env.logLevel = 'error';
+      applyOnnxRuntimeConfig(ort); // wasmPaths, numThreads from configureOnnxRuntime()
       return ort;
     })();
     loaded.set(ep, p);

@@ -242,9 +242,9 @@ test('without WebGPU the CPU backend is used with a banner; markup in training t
 });
 
 // the one-module build (npx vite build --config src/explorer/vite.lib.config.ts), when it has been built
-const BUILT = existsSync(new URL('dist/explorer/influence-explorer.js', ROOT));
+const BUILT = existsSync(new URL('dist/bundle/influence-explorer.js', ROOT));
 test('the one-module build works on a plain page', async ({ page }) => {
-  test.skip(!BUILT, 'dist/explorer/influence-explorer.js is not built');
+  test.skip(!BUILT, 'dist/bundle/influence-explorer.js is not built');
   test.setTimeout(90_000);
   await modelRoute(page);
   await page.goto('/test/e2e/explorer/built.html');
