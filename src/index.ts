@@ -27,7 +27,7 @@ export { StoreError, StoreQuotaError, StoreMismatchError, MANIFEST_VERSION, type
 export { ChunkError, type ChunkDtype } from './store/chunk.ts';
 // where onnxruntime-web's .wasm files come from, wasm threads
 export { configureOnnxRuntime, onnxRuntimeConfig, OnnxRuntimeConfigError, type OnnxRuntimeConfig, type WasmPaths } from './runtime/ort-config.ts';
-export type { ExecutionProvider } from './runtime/ort.ts';
+export { NativeRuntimeUnavailableError, type ExecutionProvider, type ExecutionProviderChoice } from './runtime/ort.ts';
 // kernel backends (what `backend` chooses)
 export { createBackend, type BackendChoice, type BackendKind, type KernelBackend, type CreateBackendOptions } from './kernels/backend.ts';
 export type { AcquireOptions, AdapterSummary } from './gpu/device.ts';

@@ -89,6 +89,9 @@ export interface CreateBackendOptions {
    * 'gpu' keeps the software adapter.
    */
   softwareAdapter?: 'cpu' | 'gpu';
+  /** CPU backend: which onnxruntime runs its GEMMs ('auto', the default: the native onnxruntime-node where it loads,
+   *  else onnxruntime-web's wasm) */
+  cpuRuntime?: 'auto' | 'wasm' | 'native';
 }
 
 /** 'auto': WebGPU when a hardware adapter (or a caller's device) can be had, else CPU; 'webgpu' throws
@@ -110,5 +113,5 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ke
     }
   }
   const { CpuBackend } = await import('./cpu-backend.ts');
-  return CpuBackend.create();
+  return CpuBackend.create(opts.cpuRuntime);
 }

@@ -14,7 +14,7 @@ import { normalMatrix, normalRows, type ProjectionSpec } from './reference/rng.t
 import { packHalf, unpackHalf } from './reference/f16.ts';
 import type { ScoreMode } from './reference/score.ts';
 import { denseSpec, type DenseProjectionOptions } from './logra.ts';
-import { hardwareThreads } from '../runtime/ort.ts';
+import { describeOrt } from '../runtime/ort.ts';
 
 export class CpuTensor implements BTensor {
   constructor(
@@ -49,11 +49,12 @@ export class CpuBackend implements KernelBackend {
   private constructor(private readonly graphs: OrtGraphs) {
     this.linalg32 = new OrtLinalg(graphs.ort, 'f32');
     this.linalg64 = new OrtLinalg(graphs.ort, 'f64');
-    this.description = `onnxruntime-web wasm (${graphs.ort.env.wasm.numThreads || hardwareThreads()} threads) + float64 TypeScript`;
+    this.description = `${describeOrt(graphs.ort)} + float64 TypeScript`;
   }
 
-  static async create(): Promise<CpuBackend> {
-    return new CpuBackend(await OrtGraphs.create());
+  /** GEMMs on the native onnxruntime where it loads ('auto': Node and Deno with onnxruntime-node), else wasm */
+  static async create(runtime: 'auto' | 'wasm' | 'native' = 'auto'): Promise<CpuBackend> {
+    return new CpuBackend(await OrtGraphs.create(runtime));
   }
 
   tensor(data: Float32Array, shape: readonly number[]): CpuTensor {

@@ -6,7 +6,7 @@
 import { onnx, Long, encodeModel } from '../onnx/codec.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
-import { createOrtSession, type Ort } from '../runtime/ort.ts';
+import { cpuSessionOptions, createOrtSession, type Ort } from '../runtime/ort.ts';
 import type * as OrtNs from 'onnxruntime-web';
 import type { FixedMatvec, HostLinalg } from './eigh-blocked.ts';
 import { releaseSessions } from './ort-graphs.ts';
@@ -45,7 +45,7 @@ export class OrtLinalg implements HostLinalg {
       const a = tA ? g.op('Transpose', ['A'], { perm: [1, 0] }) : 'A';
       const b = tB ? g.op('Transpose', ['B'], { perm: [1, 0] }) : 'B';
       g.addOutput(g.op('MatMul', [a, b]), dt);
-      s = createOrtSession(this.ort, encodeModel(model), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      s = createOrtSession(this.ort, encodeModel(model), { ...cpuSessionOptions(this.ort), graphOptimizationLevel: 'all' });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -80,7 +80,7 @@ export class OrtLinalg implements HostLinalg {
     const g = new Graph(model);
     g.addInput('X', dt, [n, 1]);
     g.addOutput(g.op('MatMul', ['A', 'X']), dt);
-    const s = await createOrtSession(this.ort, encodeModel(model), { executionProviders: ['wasm'] });
+    const s = await createOrtSession(this.ort, encodeModel(model), cpuSessionOptions(this.ort));
     return {
       mul: async (x: FloatArray) => {
         const res = await s.run({ X: this.tensor(x, [n, 1]) });

@@ -4,7 +4,7 @@
 import { onnx, Long, encodeModel } from '../onnx/codec.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
-import { createOrtSession, loadOrt, type Ort } from '../runtime/ort.ts';
+import { cpuSessionOptions, createOrtSession, loadOrt, resolveEp, type Ort } from '../runtime/ort.ts';
 import type * as OrtNs from 'onnxruntime-web';
 
 export interface Feed {
@@ -17,8 +17,9 @@ export class OrtGraphs {
 
   private constructor(readonly ort: Ort) {}
 
-  static async create(): Promise<OrtGraphs> {
-    const ort = await loadOrt('wasm');
+  /** on the native onnxruntime where it loads (Node, Deno; 'auto'), else onnxruntime-web's wasm */
+  static async create(runtime: 'auto' | 'wasm' | 'native' = 'auto'): Promise<OrtGraphs> {
+    const ort = await loadOrt(await resolveEp(runtime));
     return new OrtGraphs(ort);
   }
 
@@ -35,7 +36,7 @@ export class OrtGraphs {
       const g = new Graph(model);
       const out = build(g);
       g.addOutput(out, DataType.FLOAT);
-      s = createOrtSession(this.ort, encodeModel(model), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      s = createOrtSession(this.ort, encodeModel(model), { ...cpuSessionOptions(this.ort), graphOptimizationLevel: 'all' });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }

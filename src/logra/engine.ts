@@ -8,7 +8,7 @@
 // Model runs (taps, in-graph projection) go through onnxruntime-web (wasm by default, or its WebGPU EP); the linear
 // algebra after them (covariances, eigensolvers, Cholesky, scoring) runs on the kernel backend (WGSL or CPU).
 import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
-import type { ExecutionProvider } from '../runtime/ort.ts';
+import { resolveEp, type ExecutionProvider, type ExecutionProviderChoice } from '../runtime/ort.ts';
 import { configureOnnxRuntime } from '../runtime/ort-config.ts';
 import type { LogStore } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
@@ -20,14 +20,15 @@ import type { LogOptions } from './types.ts';
 export interface EngineOptions {
   /** where the linear algebra runs (default 'auto': WebGPU when an adapter exists, else CPU) */
   backend?: BackendChoice;
-  /** onnxruntime-web execution provider for model runs (default 'wasm') */
-  ep?: ExecutionProvider;
+  /** execution provider for model runs: 'wasm' / 'webgpu' (onnxruntime-web), 'native' (onnxruntime-node, Node and
+   *  Deno, an optional dependency) or 'auto' (default: 'native' where it loads, else 'wasm') */
+  ep?: ExecutionProviderChoice;
   /** a GPUDevice to share (WebGPU backend and the webgpu EP) */
   device?: GPUDevice;
   /** further kernel-backend options */
   kernels?: Omit<CreateBackendOptions, 'backend' | 'device'>;
-  /** onnxruntime-web wasm threads (default: all cores; in a page only when cross-origin isolated). Applies when
-   *  onnxruntime-web first loads in this process or page. */
+  /** onnxruntime threads (default: all cores; in a page only when cross-origin isolated). Applies to wasm when
+   *  onnxruntime-web first loads in this process or page, to native sessions when they are created. */
   threads?: number;
 }
 
@@ -62,5 +63,5 @@ export class Engine {
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   if (opts.threads !== undefined) configureOnnxRuntime({ numThreads: opts.threads });
   const backend = await createBackend({ backend: opts.backend ?? 'auto', device: opts.device, ...opts.kernels });
-  return new Engine(backend, opts.ep ?? 'wasm', opts.device);
+  return new Engine(backend, await resolveEp(opts.ep ?? 'auto'), opts.device);
 }

@@ -10,7 +10,8 @@ import { createSession } from './ort.ts';
 import { sessionBytes } from './session-bytes.ts';
 import { toOrtFeeds } from './feeds.ts';
 
-export async function probeShapes(model: ModelProto, batch?: Batch): Promise<ShapeMap> {
+/** ep: the CPU runtime to probe on ('native' where the model will run natively, else onnxruntime-web's wasm) */
+export async function probeShapes(model: ModelProto, batch?: Batch, ep: 'wasm' | 'native' = 'wasm'): Promise<ShapeMap> {
   // a copy of the graph that shares the weights: they travel as external data, never re-encoded
   const { bytes, external } = sessionBytes(model);
   const copy = decodeModel(bytes);
@@ -22,7 +23,7 @@ export async function probeShapes(model: ModelProto, batch?: Batch): Promise<Sha
   const b = batch ?? probeBatch(describeInputs(g));
   // no graph optimisation: with every value an output, ORT's constant folding can otherwise hand back
   // folded values that are no longer readable tensors
-  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled', externalData: external });
+  const { ort, session } = await createSession(encodeModel(copy), { ep, optimization: 'disabled', externalData: external });
   const shapes: ShapeMap = new Map();
   try {
     const out = await session.run(toOrtFeeds(ort, b.feeds));

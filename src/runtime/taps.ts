@@ -186,9 +186,9 @@ export class TapModel {
  * Decode, probe shapes, differentiate: the augmented model and its bytes (no session). The weights are not copied:
  * `bytes` is the graph with its large initializers as `external` data (views of onnxBytes).
  */
-export async function buildAugmented(onnxBytes: Uint8Array, opts: AugmentOptions & { source?: string } = {}): Promise<{ model: Augmented; bytesPerToken: number } & SessionBytes> {
+export async function buildAugmented(onnxBytes: Uint8Array, opts: AugmentOptions & { source?: string; ep?: ExecutionProvider } = {}): Promise<{ model: Augmented; bytesPerToken: number } & SessionBytes> {
   const proto = decodeModel(onnxBytes, opts.source);
-  const shapes = await probeShapes(proto);
+  const shapes = await probeShapes(proto, undefined, opts.ep === 'native' ? 'native' : 'wasm');
   // forward float values per probe position (initializers and inputs excluded)
   const fixed = new Set([...(proto.graph?.initializer ?? []).map((t) => t.name), ...(proto.graph?.input ?? []).map((i) => i.name)]);
   let valueBytes = 0;

@@ -1,5 +1,6 @@
 // The pipeline against float64 references from the torch fixtures (exact mode, LoGra with given projections,
-// raw / KFAC / EKFAC preconditioning), on the CPU backend.
+// raw / KFAC / EKFAC preconditioning), on the CPU backend, with model runs and GEMMs on onnxruntime-web's wasm and on
+// the native onnxruntime (onnxruntime-node, a devDependency here: its absence fails this test).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../../src/logra/engine.ts';
@@ -13,18 +14,21 @@ const load = (name: string) => ({
   ref: new Uint8Array(readFileSync(new URL(`${name}/ref.safetensors`, dir))),
 });
 
-let engine: Engine;
-beforeAll(async () => {
-  engine = await createEngine({ backend: 'cpu' });
-});
-afterAll(() => engine.dispose());
-
-describe('pipeline vs float64 torch references (cpu backend)', () => {
-  for (const name of ['mlp_classifier', 'gpt2_linear_erf_op17_mask_pos_tied', 'gpt2_conv1d_tanh_op14_mask_tied']) {
-    it(name, async () => {
-      const res = await checkPipeline(load(name), engine);
-      for (const r of res) console.log(`${name} ${r.name}: ${r.err.toExponential(2)} (${r.layer})`);
-      for (const r of res) expect(r.err, `${r.name} worst at ${r.layer}`).toBeLessThanOrEqual(1e-4);
+for (const runtime of ['wasm', 'native'] as const) {
+  describe(`pipeline vs float64 torch references (cpu backend, ${runtime})`, () => {
+    let engine: Engine;
+    beforeAll(async () => {
+      engine = await createEngine({ backend: 'cpu', ep: runtime, kernels: { cpuRuntime: runtime } });
+      expect(engine.ep).toBe(runtime);
+      expect(engine.backend.description).toMatch(runtime === 'native' ? /onnxruntime-node \(native/ : /onnxruntime-web wasm/);
     });
-  }
-});
+    afterAll(() => engine.dispose());
+    for (const name of ['mlp_classifier', 'gpt2_linear_erf_op17_mask_pos_tied', 'gpt2_conv1d_tanh_op14_mask_tied']) {
+      it(name, async () => {
+        const res = await checkPipeline(load(name), engine);
+        for (const r of res) console.log(`[${runtime}] ${name} ${r.name}: ${r.err.toExponential(2)} (${r.layer})`);
+        for (const r of res) expect(r.err, `${r.name} worst at ${r.layer}`).toBeLessThanOrEqual(1e-4);
+      });
+    }
+  });
+}

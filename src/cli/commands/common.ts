@@ -11,7 +11,7 @@ import { loadTokenizerFile } from '../../tokenizer/node.ts';
 import type { Example } from '../../runtime/batch.ts';
 import type { Task } from '../../autograd/inputs.ts';
 import type { BackendChoice } from '../../kernels/backend.ts';
-import type { ExecutionProvider } from '../../runtime/ort.ts';
+import type { ExecutionProviderChoice } from '../../runtime/ort.ts';
 import { UsageError, intFlag, type FlagSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
 
@@ -19,7 +19,7 @@ export type Flags = Record<string, string | boolean | undefined>;
 
 export const engineFlags: Record<string, FlagSpec> = {
   backend: { help: 'where the linear algebra runs: auto | webgpu | cpu (default auto: WebGPU when an adapter exists)' },
-  ep: { help: 'onnxruntime-web execution provider for model runs: wasm | webgpu (default wasm)' },
+  ep: { help: 'execution provider for model runs: auto | native | wasm | webgpu (default auto: native, i.e. onnxruntime-node, when installed, else wasm)' },
   threads: { help: 'onnxruntime-web wasm threads (default: all cores)' },
   quiet: { boolean: true, help: 'no progress bar' },
 };
@@ -44,7 +44,7 @@ export function numFlag(v: string | boolean | undefined, name: string, dflt: num
 
 export async function engineFrom(a: Flags): Promise<Engine> {
   const backend = oneOf<BackendChoice>(a.backend, 'backend', ['auto', 'webgpu', 'cpu'], 'auto');
-  const ep = oneOf<ExecutionProvider>(a.ep, 'ep', ['wasm', 'webgpu'], 'wasm');
+  const ep = oneOf<ExecutionProviderChoice>(a.ep, 'ep', ['auto', 'native', 'wasm', 'webgpu'], 'auto');
   const threads = a.threads === undefined ? undefined : intFlag(a.threads, 'threads', 1);
   return createEngine({ backend, ep, threads });
 }
