@@ -9,7 +9,7 @@ import { BLOB, fitIsCurrent, isFitRole, trainIds } from './layout.ts';
 import { ChunkCache } from './chunks.ts';
 import { DEFAULT_FIT_MEMORY, fitIndex, packSelf, type FitState } from './fit.ts';
 import { Fitted } from './fitted.ts';
-import { queryGradients, scoreQueries } from './query.ts';
+import { queryGradients, scoreQueries, type QueryGradients } from './query.ts';
 import { crc32 } from '../store/chunk.ts';
 import { checkIds } from './log.ts';
 import type { FitOptions, QueryOptions, QueryResult, ScoreMode, SelfInfluence } from './types.ts';
@@ -133,18 +133,34 @@ export class LograIndex {
 
   /** Influence of every logged example on each query. */
   async query(queries: Example[], opts: QueryOptions = {}): Promise<QueryResult> {
+    return this.scoreGradients(await this.queryGradients(queries, opts), opts);
+  }
+
+  /**
+   * The queries' projected gradients (one model run per batch; with perToken, the per-token projections too), to
+   * score with scoreGradients() once or many times (other modes, top-k sizes, after a refit with new damping).
+   */
+  async queryGradients(queries: Example[], opts: Pick<QueryOptions, 'batchSize' | 'runBytes' | 'perToken' | 'signal'> = {}): Promise<QueryGradients> {
     if (!this.model) throw new StoreError('queries need the model the index was logged with: open the index with it', this.store.location);
     checkIds(queries, 'query');
     if (queries.length === 0) throw new Error('query: no query examples');
-    const mode: ScoreMode = opts.mode ?? 'dot';
-    if (!['dot', 'cosine', 'l2'].includes(mode)) throw new Error(`mode must be dot, cosine or l2, got ${JSON.stringify(mode)}`);
-    const fitted = await this.ensureFitted();
     const layers = this.m.settings.layers;
     const tm = await this.model.projector();
     const proj = await this.projections();
     tm.setProjections(layers.map((l) => proj.get(l.name)!));
-    const g = await queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
-    return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, queries, g, opts);
+    return queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
+  }
+
+  /** Influence of every logged example on queries whose gradients queryGradients() computed. */
+  async scoreGradients(g: QueryGradients, opts: QueryOptions = {}): Promise<QueryResult> {
+    const mode: ScoreMode = opts.mode ?? 'dot';
+    if (!['dot', 'cosine', 'l2'].includes(mode)) throw new Error(`mode must be dot, cosine or l2, got ${JSON.stringify(mode)}`);
+    const layers = this.m.settings.layers;
+    if (g.rows.length !== layers.length || g.rows.some((r, i) => r.length !== g.ids.length * layers[i].kIn * layers[i].kOut)) {
+      throw new Error('these query gradients were not computed for this index (layers or ranks differ)');
+    }
+    const fitted = await this.ensureFitted();
+    return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, g, opts);
   }
 
   /** A summary for `logra info`. */

@@ -2,6 +2,7 @@
 export { createEngine, Engine, type EngineOptions } from './engine.ts';
 export { LoadedModel, sha256Hex, type LoadModelOptions } from './model.ts';
 export { LograIndex, topIndices, lowRank } from './index.ts';
+export type { QueryGradients, QueryTokens } from './query.ts';
 export { type FitState } from './fit.ts';
 export { LayerPreconditioner, type PreconditionerForm } from './precondition.ts';
 export { DataError } from './log.ts';

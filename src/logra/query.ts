@@ -24,7 +24,10 @@ export interface QueryTokens {
   dp: Float32Array[];
 }
 
+/** Projected gradients of a batch of queries (LograIndex.queryGradients), to score once or many times. */
 export interface QueryGradients {
+  /** the queries' ids */
+  ids: string[];
   /** per layer [q, k] */
   rows: Float32Array[];
   tokens: QueryTokens[];
@@ -56,7 +59,7 @@ export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries
       }
     }
   }
-  return { rows, tokens, losses };
+  return { ids: queries.map((e) => e.id), rows, tokens, losses };
 }
 
 export interface ScoringContext {
@@ -182,7 +185,7 @@ export class RunningTopK {
 }
 
 /** Scores the query gradients against every stored row (see the file comment). */
-export async function scoreQueries(ctx: ScoringContext, queries: Example[], g: QueryGradients, opts: QueryOptions): Promise<QueryResult> {
+export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts: QueryOptions): Promise<QueryResult> {
   const { backend, fitted } = ctx;
   const mode: ScoreMode = opts.mode ?? 'dot';
   const transform = transformOf(mode);
@@ -190,7 +193,7 @@ export async function scoreQueries(ctx: ScoringContext, queries: Example[], g: Q
   const layers = ctx.m.settings.layers;
   const L = layers.length;
   const { offsets, cols } = layerOffsets(layers);
-  const q = queries.length;
+  const q = g.ids.length;
   const N = ctx.ids.length;
   const perLayer = !!opts.perLayer;
   const keep = opts.scores ?? true;
@@ -302,10 +305,13 @@ export async function scoreQueries(ctx: ScoringContext, queries: Example[], g: Q
     }
     top = scores.map((s, j) => topIndices(s, topK).map((n) => ({ id: ids[n], index: n, score: s[n], layers: layerScores?.map((ls) => ls[j][n]) })));
   }
-  if (opts.perToken && topK > 0) await perTokenScores(ctx, top, g.tokens, mode, selfQTotal, opts.signal);
+  if (opts.perToken && topK > 0) {
+    if (g.tokens.length !== q) throw new Error('per-token scores need the per-token projections: compute the query gradients with perToken: true');
+    await perTokenScores(ctx, top, g.tokens, mode, selfQTotal, opts.signal);
+  }
 
   return {
-    queryIds: queries.map((e) => e.id),
+    queryIds: g.ids,
     trainIds: ids,
     mode,
     scores: keep ? scores : undefined,
