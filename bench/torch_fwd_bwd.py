@@ -1,7 +1,7 @@
 """PyTorch's plain forward + backward over the same model and examples as our logging (what a user would run
 instead): the summed next-token loss of each batch, backward to every parameter, no optimizer step.
   /usr/bin/python3 bench/torch_fwd_bwd.py --model gpt2-small --data data.jsonl [--batch 8] [--threads 2] [--rounds 1]
-prints one JSON line per round: {"tokens", "seconds", "tokensPerS", "threads", "peakRssMiB"}.
+prints one JSON line per round: {"tokens", "seconds", "tokensPerS", "cpuS", "tokensPerCpuS", "threads", "peakRssMiB"}.
 The model is rebuilt from the seeded modules of bench/make_models.py (the same weights as the exported ONNX)."""
 import argparse
 import json
@@ -30,6 +30,7 @@ def main():
     seqs = [r["input_ids"] for r in rows]
     tokens = sum(len(s) for s in seqs)
     for _ in range(a.rounds):
+        c0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         for i in range(0, len(seqs), a.batch):
             batch = seqs[i:i + a.batch]
@@ -47,8 +48,10 @@ def main():
             model.zero_grad(set_to_none=True)
             loss.backward()
         dt = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"tokens": tokens, "seconds": dt, "tokensPerS": tokens / dt, "threads": torch.get_num_threads(), "peakRssMiB": peak}), flush=True)
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+        print(json.dumps({"tokens": tokens, "seconds": dt, "tokensPerS": tokens / dt, "cpuS": cpu, "tokensPerCpuS": tokens / cpu,
+                          "threads": torch.get_num_threads(), "peakRssMiB": c1.ru_maxrss / 1024}), flush=True)
 
 
 if __name__ == "__main__":
