@@ -6,6 +6,8 @@ import { fitCommand, fitSpec } from './commands/fit.ts';
 import { queryCommand, querySpec } from './commands/query.ts';
 import { selfCommand, selfSpec } from './commands/self.ts';
 import { infoCommand, infoSpec } from './commands/info.ts';
+import { verifyCommand, verifySpec } from './commands/verify.ts';
+import { repairCommand, repairSpec } from './commands/repair.ts';
 import { UsageError, usage, type FlagSpec } from './args.ts';
 
 const COMMANDS: Record<string, { summary: string; spec: Record<string, FlagSpec>; run: (argv: string[]) => Promise<unknown> }> = {
@@ -13,7 +15,9 @@ const COMMANDS: Record<string, { summary: string; spec: Record<string, FlagSpec>
   fit: { summary: 'fit the damped Hessian approximation and self-influences of an index', spec: fitSpec, run: fitCommand },
   query: { summary: 'influence of every logged example on query examples (scores.json)', spec: querySpec, run: queryCommand },
   self: { summary: 'self-influence of every logged example (self.json)', spec: selfSpec, run: selfCommand },
-  info: { summary: 'what an index holds; export its projections as safetensors', spec: infoSpec, run: infoCommand },
+  info: { summary: 'what an index holds (and a cheap check of it); export its projections as safetensors', spec: infoSpec, run: infoCommand },
+  verify: { summary: 'check every byte of an index; exit 1 naming each damaged chunk or blob', spec: verifySpec, run: verifyCommand },
+  repair: { summary: 'drop damaged chunks and fits from an index, so that log re-logs exactly those ids', spec: repairSpec, run: repairCommand },
   grads: { summary: 'per-example weight gradients of every tapped linear layer (JSON)', spec: gradsSpec, run: gradsCommand },
 };
 

@@ -13,6 +13,7 @@ import { forEachChunk, readRows, type ChunkCache } from './chunks.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
+import { runExamples } from './examples.ts';
 import { checkAbort, type QueryOptions, type QueryResult, type ScoreMode, type TopItem } from './types.ts';
 
 /** Per query: the input length and its tokens' projected activations and gradients per layer (per-token scores). */
@@ -38,7 +39,7 @@ export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries
   const losses: number[] = [];
   for (let s = 0; s < q; s += o.batchSize) {
     checkAbort(o.signal, 'the query');
-    const r = await tm.run(queries.slice(s, s + o.batchSize));
+    const r = await runExamples(tm, queries.slice(s, s + o.batchSize));
     for (let b = 0; b < r.B; b++) {
       losses.push(r.loss[b]);
       layers.forEach((l, i) => {
