@@ -6,7 +6,7 @@
 // sweep removes only journaled keys that the manifest does not reference (and their temporary files), so nothing
 // the store did not write itself is ever deleted, also through a symlinked blobs/ folder. A folder that holds
 // anything but an index is refused for writing.
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobMissingError, StoreError, StoreQuotaError, StoreReadOnlyError, referencedKeys, type Blob, type BlobStat, type IndexLock, type LockOptions, type LogStore, type Manifest } from './store.ts';
 import { manifestText, openManifest } from './integrity.ts';
@@ -128,17 +128,15 @@ export class FsStore implements LogStore {
     }
   }
 
-  /** Records keys about to be written (or dropped) before anything happens to them: what a sweep may remove. */
+  /**
+   * Records keys about to be written (or dropped) before anything happens to them: what a sweep may remove. Not
+   * flushed on its own: a process killed later leaves it written; a power cut before the next flush can at worst
+   * leave an unreferenced blob that no sweep removes (never one that a manifest references).
+   */
   private async journal(keys: string[]): Promise<void> {
     if (!keys.length) return;
     for (const k of keys) this.blobPath(k); // validates
-    const fh = await open(join(this.location, JOURNAL), 'a');
-    try {
-      await fh.writeFile(keys.join('\n') + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await appendFile(join(this.location, JOURNAL), keys.join('\n') + '\n');
   }
 
   private async journaled(): Promise<string[]> {
