@@ -97,7 +97,9 @@ describe('SIGKILL at random points', () => {
     const k1 = 1 + Math.floor(r.uniform() * 6), k2 = k1 + 1 + Math.floor(r.uniform() * 6);
     const killAt = async (args: string[], reached: () => boolean, what: string) => {
       const p = new Cli(args);
-      await Promise.race([until(reached, what), p.exit]);
+      let ended = false;
+      void p.exit.then(() => (ended = true));
+      await until(() => ended || reached(), what);
       p.child.kill('SIGKILL');
       return p.exit;
     };
