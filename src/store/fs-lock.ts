@@ -1,11 +1,13 @@
 // The writer lock of a file-system index: DIR/lock, created exclusively (written under a temporary name, then
 // hard-linked into place, so it appears whole or not at all) and holding {pid, host, process start time, op, since,
 // token}. A lock whose process is gone (same host, no such pid, or a pid reused by a process that started later)
-// is stale: the next writer moves it aside, checks that it moved that very lock (the token), and takes over. A lock
-// held from another host cannot be checked, so it is only reported. Releasing removes the file only if it still
-// carries this holder's token; a commit checks the token before it writes the manifest (a holder whose lock was
-// taken over commits nothing).
-import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+// is stale: the next writer moves it aside, checks that it moved that very lock (the token), and takes over.
+// Where a process cannot be looked up (a lock from another host; Deno without --allow-run or --allow-all, which
+// cannot read /proc nor signal a pid), the holder's heartbeat decides: holders touch the lock file every
+// HEARTBEAT_MS, and a lock untouched for LEASE_MS is stale. Releasing removes the file only if it still carries this
+// holder's token; a commit checks the token before it writes the manifest (a holder whose lock was taken over
+// commits nothing).
+import { link, open, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,10 @@ import { IndexLockedError, StoreError, StoreQuotaError, StoreReadOnlyError, type
 import { isNoSpace, isReadOnly, errCode } from './fs-errors.ts';
 
 export const LOCK_FILE = 'lock';
+/** a holder touches its lock this often */
+export const HEARTBEAT_MS = 4_000;
+/** a lock whose holder cannot be looked up is stale once untouched this long */
+export const LEASE_MS = 20_000;
 
 interface LockFile extends LockHolder {
   format: 'logra-lock';
@@ -27,16 +33,16 @@ let hostName: string | undefined;
 /** This machine's name (Linux: from /proc without any permission beyond reading; else node:os). */
 export function thisHost(): string {
   if (hostName) return hostName;
-  try {
-    hostName = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
-  } catch {
+  const tries = [() => readFileSync('/proc/sys/kernel/hostname', 'utf8'), () => hostname(), () => readFileSync('/etc/hostname', 'utf8')];
+  for (const t of tries) {
     try {
-      hostName = hostname();
+      hostName = t().trim();
+      if (hostName) return hostName;
     } catch {
-      hostName = 'unknown-host';
+      /* not permitted here (Deno without --allow-sys / --allow-all): the next way */
     }
   }
-  return hostName || 'unknown-host';
+  return (hostName = 'unknown-host');
 }
 
 const proc = () => (globalThis as unknown as { process: { pid: number; kill(pid: number, sig: number): void } }).process;
@@ -52,16 +58,16 @@ async function processStart(pid: number): Promise<string | undefined> {
   }
 }
 
-/** Whether process pid exists on this machine (true when it cannot be told). */
-async function alive(pid: number): Promise<boolean> {
+/** Whether process pid exists on this machine, as far as this runtime may look. */
+async function liveness(pid: number): Promise<'alive' | 'dead' | 'unknown'> {
   try {
     await readFile(`/proc/${pid}/stat`, 'utf8');
-    return true;
+    return 'alive';
   } catch (e) {
     if (errCode(e) === 'ENOENT') {
       try {
         await readFile('/proc/self/stat', 'utf8');
-        return false; // /proc works, and this pid is not in it
+        return 'dead'; // /proc works, and this pid is not in it
       } catch {
         /* no /proc: ask the kernel */
       }
@@ -69,9 +75,9 @@ async function alive(pid: number): Promise<boolean> {
   }
   try {
     proc().kill(pid, 0);
-    return true;
+    return 'alive';
   } catch (e) {
-    return errCode(e) !== 'ESRCH';
+    return errCode(e) === 'ESRCH' ? 'dead' : errCode(e) === 'EPERM' ? 'alive' : 'unknown';
   }
 }
 
@@ -94,12 +100,30 @@ async function readLock(path: string): Promise<LockFile | 'foreign' | undefined>
   }
 }
 
-async function isStale(l: LockFile): Promise<boolean> {
-  if (l.host !== thisHost()) return false;
-  if (!(await alive(l.pid))) return true;
-  if (l.started === undefined) return false;
-  const now = await processStart(l.pid);
-  return now !== undefined && now !== l.started; // the pid now belongs to a process that started later
+async function isStale(l: LockFile, path: string): Promise<boolean> {
+  if (l.host === thisHost()) {
+    const live = await liveness(l.pid);
+    if (live === 'dead') return true;
+    if (live === 'alive') {
+      if (l.started === undefined) return false;
+      const now = await processStart(l.pid);
+      return now !== undefined && now !== l.started; // the pid now belongs to a process that started later
+    }
+  }
+  // the holder cannot be looked up: its heartbeat decides
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > LEASE_MS;
+  } catch {
+    return false; // gone meanwhile: the next attempt sees
+  }
+}
+
+/** setInterval that does not keep the process alive (Node and Deno). */
+function backgroundInterval(fn: () => void, ms: number): () => void {
+  const id = setInterval(fn, ms) as unknown as { unref?: () => void } | number;
+  if (typeof id === 'object') id.unref?.();
+  else (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(id);
+  return () => clearInterval(id as never);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -159,11 +183,17 @@ function randomToken(): string {
 
 export class FsLock implements IndexLock {
   private released = false;
+  private readonly stopHeartbeat: () => void;
   private constructor(
     private readonly path: string,
     private readonly me: LockFile,
     private readonly location: string,
-  ) {}
+  ) {
+    this.stopHeartbeat = backgroundInterval(() => {
+      const now = new Date();
+      utimes(path, now, now).catch(() => undefined);
+    }, HEARTBEAT_MS);
+  }
 
   get holder(): LockHolder {
     const { op, since, pid, host } = this.me;
@@ -193,7 +223,7 @@ export class FsLock implements IndexLock {
       }
       const held = await readLock(path);
       if (held === undefined) continue; // released in the meantime
-      if (held !== 'foreign' && (await isStale(held))) {
+      if (held !== 'foreign' && (await isStale(held, path))) {
         await breakStale(path, held, token);
         continue;
       }
@@ -223,6 +253,7 @@ export class FsLock implements IndexLock {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.stopHeartbeat();
     const now = await readLock(this.path).catch(() => undefined);
     if (now && now !== 'foreign' && now.token === this.me.token) await unlink(this.path).catch(() => undefined);
   }

@@ -4,7 +4,7 @@
 // only. Writers are held at a known point by a gate (a promise), never by elapsed time.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../../src/logra/engine.ts';
@@ -12,7 +12,7 @@ import type { LoadedModel } from '../../src/logra/model.ts';
 import { FsStore, ForeignFilesError } from '../../src/store/fs.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { IndexLockedError, type Blob, type LockHolder, type LogStore, type Manifest } from '../../src/store/store.ts';
-import { thisHost } from '../../src/store/fs-lock.ts';
+import { LEASE_MS, thisHost } from '../../src/store/fs-lock.ts';
 import { verifyIndex } from '../../src/logra/verify.ts';
 import type { LogOptions, QueryResult } from '../../src/logra/types.ts';
 import { randomSequences } from '../support/data.ts';
@@ -104,6 +104,10 @@ describe('the file-system lock', () => {
     const e = await new FsStore(dir).lock({ op: 'log', waitMs: 0 }).catch((x) => x);
     expect(e).toBeInstanceOf(IndexLockedError);
     expect(e.message).toMatch(/pid 1 on elsewhere.*another machine.*remove .*lock/);
+    // a holder that cannot be looked up and whose heartbeat stopped longer than the lease ago
+    const old = new Date(Date.now() - LEASE_MS - 60_000);
+    utimesSync(join(dir, 'lock'), old, old);
+    await (await new FsStore(dir).lock({ op: 'log', waitMs: 0 })).release();
     writeFileSync(join(dir, 'lock'), 'not json');
     expect((await new FsStore(dir).lock({ op: 'log', waitMs: 0 }).catch((x) => x)).message).toMatch(/not a logra lock file/);
   });
