@@ -10,7 +10,7 @@ import type { LoadedModel } from '../../src/logra/model.ts';
 import { FsStore } from '../../src/store/fs.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { BlobMissingError, type Manifest } from '../../src/store/store.ts';
-import { ChunkError } from '../../src/store/chunk.ts';
+import { ChunkError, decodeChunk, encodeChunk } from '../../src/store/chunk.ts';
 import { BlobChecksumError, ManifestChecksumError } from '../../src/store/integrity.ts';
 import { IndexDamagedError, quickCheck, repairIndex, verifyIndex } from '../../src/logra/verify.ts';
 import type { LogOptions, QueryResult } from '../../src/logra/types.ts';
@@ -155,6 +155,25 @@ describe('verify, repair, re-log', () => {
     expect(logged).toBe(m0.chunks[1].rows + m0.chunks[3].rows);
     const after = await verifyIndex(store);
     expect(after).toMatchObject({ ok: true, rows: data.length, leftovers: [] });
+    expect(scoreDiff(await query(store), reference)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('a non-finite row stored by an older build is found by verify (with its id); repair and log replace it', async () => {
+    const { store, blob } = copy();
+    const m = (await store.readManifest())!;
+    const c = m.chunks[2];
+    const rows = decodeChunk(readFileSync(blob(c.key)), c.key).data;
+    rows[m.cols + 5] = NaN; // the chunk's second row
+    const enc = encodeChunk(rows, c.rows, m.cols, 'f32');
+    const key = `${c.key}-nan`;
+    const blobs = { ...m.blobs, [`kfac/${key}`]: m.blobs[`kfac/${c.key}`] };
+    delete blobs[`kfac/${c.key}`];
+    await store.commit([{ key, bytes: enc.bytes }], { ...m, chunks: m.chunks.map((x) => (x === c ? { ...x, key, checksum: enc.checksum, bytes: enc.bytes.length } : x)), blobs });
+    const v = await verifyIndex(store);
+    expect(v.problems.map((p) => p.message)).toEqual([`row 1 (id ${JSON.stringify(c.ids[1])}) holds a non-finite value`]);
+    expect((await repairIndex(store)).dropped.map((d) => d.key)).toEqual([key]);
+    await engine.log(model, data, { ...base, store });
+    expect((await verifyIndex(store)).ok).toBe(true);
     expect(scoreDiff(await query(store), reference)).toBeLessThanOrEqual(1e-5);
   });
 
