@@ -41,9 +41,9 @@ export function usage(command: string, summary: string, spec: Record<string, Fla
   return `logra ${command}: ${summary}\n${lines.join('\n')}`;
 }
 
-export function intFlag(v: string | boolean | undefined, name: string, dflt: number, min = 1): number {
+export function intFlag(v: string | boolean | undefined, name: string, dflt: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `>= ${min}`}, got ${JSON.stringify(v)}`);
   return n;
 }

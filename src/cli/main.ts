@@ -26,7 +26,9 @@ const COMMANDS: Record<string, Command> = {
   fit: lazy('fit the damped Hessian approximation and self-influences of an index', () => import('./commands/fit.ts'), (m) => ({ spec: m.fitSpec, run: m.fitCommand })),
   query: lazy('influence of every logged example on query examples (scores.json)', () => import('./commands/query.ts'), (m) => ({ spec: m.querySpec, run: m.queryCommand })),
   self: lazy('self-influence of every logged example (self.json)', () => import('./commands/self.ts'), (m) => ({ spec: m.selfSpec, run: m.selfCommand })),
-  info: lazy('what an index holds; export its projections as safetensors', () => import('./commands/info.ts'), (m) => ({ spec: m.infoSpec, run: m.infoCommand })),
+  info: lazy('what an index holds (and a cheap check of it); export its projections as safetensors', () => import('./commands/info.ts'), (m) => ({ spec: m.infoSpec, run: m.infoCommand })),
+  verify: lazy('check every byte of an index; exit 1 naming each damaged chunk or blob', () => import('./commands/verify.ts'), (m) => ({ spec: m.verifySpec, run: m.verifyCommand })),
+  repair: lazy('drop damaged chunks and fits from an index, so that log re-logs exactly those ids', () => import('./commands/repair.ts'), (m) => ({ spec: m.repairSpec, run: m.repairCommand })),
   grads: lazy('per-example weight gradients of every tapped linear layer (JSON)', () => import('./commands/grads.ts'), (m) => ({ spec: m.gradsSpec, run: m.gradsCommand })),
 };
 

@@ -16,6 +16,7 @@ import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.t
 import type { ByteBPETokenizer } from '../tokenizer/tokenizer.ts';
 import { formatExample } from '../train/data.ts';
 import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from './fetch.ts';
+import { StoreError } from '../store/store.ts';
 import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
 import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
 import { formatScore, h, heatmap, layerChart, shortLayer, type HeatToken } from './render.ts';
@@ -88,7 +89,7 @@ const lastProgress = new Map<string, IndexProgress>();
 function errorKind(e: unknown): ErrorKind {
   const name = (e as Error)?.name ?? '';
   if (name === 'StoreQuotaError' || name === 'QuotaExceededError') return 'quota';
-  if (name === 'StoreError' || name === 'StoreMismatchError' || name === 'ChunkError') return 'storage';
+  if (e instanceof StoreError || name === 'ChunkError') return 'storage'; // mismatch, locked, damaged, read-only, ...
   if (name === 'GpuUnavailableError' || name === 'GpuDeviceLostError') return 'webgpu';
   if (name === 'LoadError' || name === 'TokenizerFormatError' || name === 'OnnxDecodeError') return 'load';
   if (name === 'AbortError') return 'aborted';

@@ -97,8 +97,11 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
     batchSize: 8,
     flushMs: 3000,
     onProgress: (e: ProgressEvent) => o.onProgress?.({ stage: 'log', done: e.done, total: e.total, skipped: e.skipped }),
+    // another tab building the same index: this one waits for it (Web Locks), then finds the rows stored
+    onLockWait: () => o.onNote?.('another tab is building this index: waiting for it'),
   });
-  await fitIndex(index, o);
+  // another tab may have fitted it while this one waited
+  if (!fitIsCurrent(index.manifest)) await fitIndex(index, o);
   return { index, source: 'built', store };
 }
 

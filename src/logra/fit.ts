@@ -18,6 +18,7 @@
 import type { BTensor, KernelBackend } from '../kernels/backend.ts';
 import { crc32 } from '../store/chunk.ts';
 import { StoreError, type LogStore, type Manifest } from '../store/store.ts';
+import { readVerified } from '../store/integrity.ts';
 import { ChunkCache, forEachChunk } from './chunks.ts';
 import { FIT_FORMAT, layerOffsets, packTensors, sliceCols, unpackTensors, type IndexLayer } from './layout.ts';
 import { EigenPreconditioner, IdentityPreconditioner, KernelPreconditioner, WhitenPreconditioner, type LayerPreconditioner, type PreconditionerForm } from './precondition.ts';
@@ -77,7 +78,12 @@ function workingBytes(l: IndexLayer, form: PreconditionerForm, n: number): numbe
 
 export const DEFAULT_FIT_MEMORY = 512 * 2 ** 20;
 
-export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manifest, opts: FitOptions & { stamp: string; keepBytes?: number; cache?: ChunkCache }): Promise<FitResult> {
+/**
+ * Fits the index described by `m`. With `stage` (default), each layer's preconditioner goes to its own blob as its
+ * group finishes (the caller holds the lock and commits them); without, nothing is written and every layer's
+ * preconditioner is returned in `pre` (a reader that cannot or may not write: read-only media, another writer).
+ */
+export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manifest, opts: FitOptions & { stamp: string; keepBytes?: number; cache?: ChunkCache; stage?: boolean }): Promise<FitResult> {
   const hessian = opts.hessian ?? (m.settings.hessian as HessianKind);
   if (!['none', 'raw', 'kfac', 'ekfac'].includes(hessian)) throw new Error(`hessian must be none, raw, kfac or ekfac, got ${JSON.stringify(hessian)}`);
   const damping = opts.damping ?? 0.1;
@@ -101,8 +107,8 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
   const fs = layers.map((l) => new Float64Array(needFactors ? l.kOut * l.kOut : 0));
   for (const c of m.chunks) {
     const ref = m.blobs[`kfac/${c.key}`];
-    if (!ref) throw new StoreError(`chunk ${c.key} has no KFAC statistics blob`, store.location);
-    const t = unpackTensors(await store.readBlob(ref.key), `${store.location}/${ref.key}`);
+    if (!ref) throw new StoreError(`chunk ${c.key} has no KFAC statistics blob; run \`logra repair\`, then \`logra log\` re-logs its ids`, store.location);
+    const t = unpackTensors(await readVerified(store, m, `kfac/${c.key}`), `${store.location}/${ref.key}`);
     tokens += Number(t.metadata.tokens ?? 0);
     if (needFactors)
       layers.forEach((l, i) => {
@@ -263,11 +269,13 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
     // ---- one blob per layer, written now (the caller's commit references them)
     for (const l of group) {
       const p = done.get(l)!;
-      const bytes = packTensors(p.tensors(), { layer: layers[l].name, form: p.form });
-      const key = `fit-${opts.stamp}-${l}`;
-      await store.writeBlobs([{ key, bytes }]);
-      blobs.push({ layer: l, key, checksum: crc32(bytes), bytes: bytes.length });
-      if (kept + p.bytes <= keepBytes) {
+      if (opts.stage !== false) {
+        const bytes = packTensors(p.tensors(), { layer: layers[l].name, form: p.form });
+        const key = `fit-${opts.stamp}-${l}`;
+        await store.writeBlobs([{ key, bytes }]);
+        blobs.push({ layer: l, key, checksum: crc32(bytes), bytes: bytes.length });
+      }
+      if (opts.stage === false || kept + p.bytes <= keepBytes) {
         pre[l] = p;
         kept += p.bytes;
       }

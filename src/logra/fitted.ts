@@ -5,7 +5,7 @@
 import { StoreError, type LogStore, type Manifest } from '../store/store.ts';
 import { BLOB, FIT_FORMAT, unpackTensors } from './layout.ts';
 import { preconditionerFrom, type LayerPreconditioner } from './precondition.ts';
-import { crc32 } from '../store/chunk.ts';
+import { checkBlob } from '../store/integrity.ts';
 import type { FitState } from './fit.ts';
 
 export class Fitted {
@@ -36,7 +36,7 @@ export class Fitted {
     if (state?.format !== FIT_FORMAT) throw new StoreError(`the fit is in format ${state?.format ?? 1}, this build reads ${FIT_FORMAT}; run fit again`, store.location);
     const N = m.chunks.reduce((a, c) => a + c.rows, 0);
     const ref = m.blobs[BLOB.self];
-    const s = unpackTensors(await readChecked(store, ref), `${store.location}/${ref.key} (self-influences)`);
+    const s = unpackTensors(await readChecked(store, BLOB.self, ref), `${store.location}/${ref.key} (self-influences)`);
     return new Fitted(store, m, state, m.settings.layers.map((_, l) => s.get(String(l), [N])), budget);
   }
 
@@ -53,7 +53,7 @@ export class Fitted {
     }
     const ref = this.m.blobs[BLOB.fit(l)];
     if (!ref) throw new StoreError(`the fit of layer ${l} (${this.m.settings.layers[l]?.name}) is missing; run fit again`, this.store.location);
-    const t = unpackTensors(await readChecked(this.store, ref), `${this.store.location}/${ref.key} (fit of ${this.m.settings.layers[l].name})`);
+    const t = unpackTensors(await readChecked(this.store, BLOB.fit(l), ref), `${this.store.location}/${ref.key} (fit of ${this.m.settings.layers[l].name})`);
     const p = preconditionerFrom(this.m.settings.layers[l], this.state.hessian, this.state.forms[l], this.state.lambdas[l], t, this.state.examples);
     this.keep(l, p);
     return p;
@@ -71,9 +71,7 @@ export class Fitted {
   }
 }
 
-/** A blob's bytes, checked against the checksum the manifest recorded (0: none recorded). */
-async function readChecked(store: LogStore, ref: { key: string; checksum: number }): Promise<Uint8Array> {
-  const bytes = await store.readBlob(ref.key);
-  if (ref.checksum && crc32(bytes) !== ref.checksum) throw new StoreError(`blob ${JSON.stringify(ref.key)} does not match its checksum in the manifest: it is damaged; run fit again`, store.location);
-  return bytes;
+/** A blob's bytes, checked against the size and checksum the manifest recorded (checksum 0: none recorded). */
+async function readChecked(store: LogStore, role: string, ref: { key: string; checksum: number; bytes: number }): Promise<Uint8Array> {
+  return checkBlob(store.location, role, ref, await store.readBlob(ref.key));
 }

@@ -1,7 +1,8 @@
 // A LoGra index: the store's manifest and chunks, the model it was logged with (needed for queries), and the fit
 // (fit.ts writes it; fitted.ts reads it back lazily, one layer's preconditioner at a time; query.ts scores).
 import type { KernelBackend } from '../kernels/backend.ts';
-import { StoreError, StoreMismatchError, validateManifest, type LogStore, type Manifest } from '../store/store.ts';
+import { BlobMissingError, IndexLockedError, StoreError, StoreMismatchError, StoreQuotaError, StoreReadOnlyError, validateManifest, type IndexLock, type LogStore, type Manifest } from '../store/store.ts';
+import { readVerified } from '../store/integrity.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
@@ -12,6 +13,7 @@ import { Fitted } from './fitted.ts';
 import { queryGradients, scoreQueries, type QueryGradients } from './query.ts';
 import { crc32 } from '../store/chunk.ts';
 import { checkIds } from './log.ts';
+import { checkExamples, describeExample, ExampleError } from './examples.ts';
 import type { FitOptions, QueryOptions, QueryResult, ScoreMode, SelfInfluence } from './types.ts';
 
 export { topIndices, lowRank } from './query.ts';
@@ -22,6 +24,8 @@ export class LograIndex {
   private chunkCache?: ChunkCache;
   /** bytes of fitted preconditioners kept in memory between queries (others are read from their blobs per query) */
   fitCacheBytes = DEFAULT_FIT_MEMORY;
+  /** told when a query or self-influence had to fit in memory without saving the fit (another writer, read-only) */
+  onNote?: (message: string) => void;
 
   /**
    * Memory for decoded chunks kept between queries (bytes of float32 rows; default 0: every query reads and verifies
@@ -82,7 +86,7 @@ export class LograIndex {
     const layers = s.layers.map((l) => ({ name: l.name, dIn: l.dIn, dOut: l.dOut }));
     let p: Projections;
     const ref = this.m.blobs[BLOB.projections];
-    if (ref) p = decodeProjections(await this.store.readBlob(ref.key), layers as never, `${this.store.location}/${ref.key}`);
+    if (ref) p = decodeProjections(await readVerified(this.store, this.m, BLOB.projections), layers as never, `${this.store.location}/${ref.key}`);
     else if (s.projection === 'identity') p = identityProjections(layers as never);
     else if (s.projection.startsWith('random:')) {
       const [kIn, kOut] = s.projection.slice(7).split('x').map(Number);
@@ -96,8 +100,45 @@ export class LograIndex {
     return p;
   }
 
-  /** Fits the damped Hessian approximation and the self-influences; stores them in the index. */
+  /**
+   * Fits the damped Hessian approximation and the self-influences, and stores them in the index, holding its writer
+   * lock (another writer makes it wait, or fail with IndexLockedError); the fit covers the index as it is then.
+   */
   async fit(opts: FitOptions = {}): Promise<FitState> {
+    const lock = await this.store.lock({ op: 'fit', waitMs: opts.lockWaitMs, onWait: opts.onLockWait, signal: opts.signal });
+    try {
+      await this.refresh();
+      await this.store.sweep(this.m);
+      return await this.fitLocked(opts);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Re-reads the manifest (another writer may have committed since it was read). */
+  private async refresh(): Promise<boolean> {
+    const fresh = await this.store.readManifest();
+    if (!fresh) throw new StoreError('the index was removed while it was open', this.store.location);
+    if (JSON.stringify(fresh.settings) !== JSON.stringify(this.m.settings)) throw new StoreError('the index was replaced by another one (other settings) while it was open; open it again', this.store.location);
+    const sig = (m: Manifest) => `${m.updated}|${m.chunks.length}|${Object.values(m.blobs).map((b) => b.key).join(',')}`;
+    if (sig(fresh) === sig(this.m)) return false;
+    this.m = fresh;
+    this.fitted = undefined;
+    return true;
+  }
+
+  /** Runs a read; when a blob it needs vanished because a writer committed meanwhile, reads the new state and retries. */
+  private async reading<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof BlobMissingError) || attempt >= 3 || !(await this.refresh())) throw e;
+      }
+    }
+  }
+
+  private async fitLocked(opts: FitOptions): Promise<FitState> {
     const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
     const r = await fitIndex(this.backend, this.store, this.m, { ...opts, stamp, keepBytes: this.fitCacheBytes, cache: this.chunkCache });
     const selfBytes = packSelf(r.self);
@@ -107,28 +148,56 @@ export class LograIndex {
     for (const b of r.blobs) blobs[BLOB.fit(b.layer)] = { key: b.key, checksum: b.checksum, bytes: b.bytes };
     blobs[BLOB.self] = { key: selfKey, checksum: crc32(selfBytes), bytes: selfBytes.length };
     const next: Manifest = { ...this.m, blobs, state: { ...this.m.state, fit: r.state }, updated: new Date().toISOString() };
-    await this.store.commit([{ key: selfKey, bytes: selfBytes }], next);
+    await this.store.commit([{ key: selfKey, bytes: selfBytes }], next, old);
     this.m = next;
-    if (old.length) await this.store.deleteBlobs(old);
     this.fitted = new Fitted(this.store, this.m, r.state, r.self, this.fitCacheBytes, r.pre);
     return r.state;
   }
 
+  /**
+   * The fit queries use: the stored one when it is current; else a new fit with the last one's settings, saved when
+   * the lock can be taken at once and the medium takes it, computed in memory (and not saved) otherwise: readers
+   * never wait for writers and work on read-only media.
+   */
   private async ensureFitted(): Promise<Fitted> {
     if (this.fitted) return this.fitted;
+    if (fitIsCurrent(this.m)) return (this.fitted = await Fitted.load(this.store, this.m, this.fitCacheBytes));
     const st = this.fitState;
-    if (!fitIsCurrent(this.m)) {
-      await this.fit({ hessian: st?.hessian, damping: st?.damping, absolute: st?.absolute });
-      return this.fitted!;
+    const fo: FitOptions = { hessian: st?.hessian, damping: st?.damping, absolute: st?.absolute };
+    const cannotSave = (e: unknown) => e instanceof IndexLockedError || e instanceof StoreReadOnlyError || e instanceof StoreQuotaError;
+    let lock: IndexLock | undefined;
+    try {
+      lock = await this.store.lock({ op: 'fit (for a query)', waitMs: 0 });
+    } catch (e) {
+      if (!cannotSave(e)) throw e;
+      this.onNote?.(`the index has no current fit; it was fitted in memory for this run and not saved (${(e as Error).message})`);
     }
-    this.fitted = await Fitted.load(this.store, this.m, this.fitCacheBytes);
+    if (lock) {
+      try {
+        await this.refresh();
+        if (fitIsCurrent(this.m)) return (this.fitted = await Fitted.load(this.store, this.m, this.fitCacheBytes));
+        await this.store.sweep(this.m);
+        await this.fitLocked(fo);
+        return this.fitted!;
+      } catch (e) {
+        if (!cannotSave(e)) throw e;
+        await this.store.sweep(this.m).catch(() => undefined); // what the cut-short fit staged
+        this.onNote?.(`the fit could not be saved; it was computed in memory for this run (${(e as Error).message})`);
+      } finally {
+        await lock.release();
+      }
+    }
+    const r = await fitIndex(this.backend, this.store, this.m, { ...fo, stamp: 'memory', stage: false, cache: this.chunkCache });
+    this.fitted = new Fitted(this.store, this.m, r.state, r.self, Infinity, r.pre);
     return this.fitted;
   }
 
   /** g_n^T (C + lambda I)^{-1} g_n for every logged example (fits first when needed). */
   async selfInfluence(): Promise<SelfInfluence> {
-    const f = await this.ensureFitted();
-    return { ids: this.ids(), values: Float32Array.from(f.total), layers: f.self, layerNames: this.layerNames };
+    return this.reading(async () => {
+      const f = await this.ensureFitted();
+      return { ids: this.ids(), values: Float32Array.from(f.total), layers: f.self, layerNames: this.layerNames };
+    });
   }
 
   /** Influence of every logged example on each query. */
@@ -144,11 +213,16 @@ export class LograIndex {
     if (!this.model) throw new StoreError('queries need the model the index was logged with: open the index with it', this.store.location);
     checkIds(queries, 'query');
     if (queries.length === 0) throw new Error('query: no query examples');
+    checkExamples(this.model, queries, 'query');
+    const model = this.model;
     const layers = this.m.settings.layers;
-    const tm = await this.model.projector();
+    const tm = await model.projector();
     const proj = await this.projections();
     tm.setProjections(layers.map((l) => proj.get(l.name)!));
-    return queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
+    const g = await queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
+    const bad = queries.filter((_, j) => g.rows.some((r, l) => r.subarray(j * layers[l].kIn * layers[l].kOut, (j + 1) * layers[l].kIn * layers[l].kOut).some((v) => !Number.isFinite(v))));
+    if (bad.length) throw new ExampleError(`query: ${bad.map(describeExample).join(', ')} ${bad.length === 1 ? 'gives' : 'give'} a non-finite gradient (values overflow float32 in the model); fix or drop ${bad.length === 1 ? 'it' : 'them'}`, bad.map((e) => ({ id: e.id })));
+    return g;
   }
 
   /** Influence of every logged example on queries whose gradients queryGradients() computed. */
@@ -159,8 +233,10 @@ export class LograIndex {
     if (g.rows.length !== layers.length || g.rows.some((r, i) => r.length !== g.ids.length * layers[i].kIn * layers[i].kOut)) {
       throw new Error('these query gradients were not computed for this index (layers or ranks differ)');
     }
-    const fitted = await this.ensureFitted();
-    return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, g, opts);
+    return this.reading(async () => {
+      const fitted = await this.ensureFitted();
+      return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, g, opts);
+    });
   }
 
   /** A summary for `logra info`. */

@@ -8,10 +8,14 @@ import { checkSettings, sweepOrphans, MANIFEST_VERSION, StoreError, type IndexSe
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, encodeProjections, identityProjections, pcaProjections, randomProjections, ProjectionError, type Projections } from './projections.ts';
-import { BLOB, layerOffsets, packTensors, trainIds, withoutFit } from './layout.ts';
+import { BLOB, isFitRole, layerOffsets, packTensors, withoutFit } from './layout.ts';
 import { checkAbort, AbortError, DEFAULT_RUN_BYTES, type LogOptions, type ProjectionInit } from './types.ts';
 import { planBatches } from '../runtime/batch.ts';
 import { sha256Hex } from './model.ts';
+import { blobRef, readVerified } from '../store/integrity.ts';
+import { checkExamples, contentHash, runFinite, NonFiniteGradientError } from './examples.ts';
+import { dropChunks, planLog } from './resume.ts';
+import { assertIntact } from './verify.ts';
 
 export class DataError extends Error {
   constructor(message: string) {
@@ -33,11 +37,25 @@ export function checkIds(examples: Example[], what: string): void {
 
 const DEFAULT_K = 16;
 
+/** The most examples one model run takes (a larger batch is a typo, and would try to allocate its buffers). */
+export const MAX_BATCH = 65536;
+
+/** Logs under the index's writer lock (one writer at a time; another waits, or fails with IndexLockedError). */
 export async function logExamples(backend: KernelBackend, model: LoadedModel, examples: Example[], opts: LogOptions): Promise<Manifest> {
-  const store: LogStore = opts.store;
   checkIds(examples, 'log');
+  checkExamples(model, examples, 'log');
+  const lock = await opts.store.lock({ op: 'log', waitMs: opts.lockWaitMs, onWait: opts.onLockWait, signal: opts.signal });
+  try {
+    return await logLocked(backend, model, examples, opts);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function logLocked(backend: KernelBackend, model: LoadedModel, examples: Example[], opts: LogOptions): Promise<Manifest> {
+  const store: LogStore = opts.store;
   const batchSize = opts.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DataError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) throw new DataError(`batchSize must be an integer from 1 to ${MAX_BATCH}, got ${batchSize}`);
   const init: ProjectionInit = opts.init ?? (opts.projections ? 'given' : 'random');
   if (init === 'given' && !opts.projections) throw new ProjectionError('init "given" needs projections');
   if (init !== 'given' && opts.projections) throw new ProjectionError(`projections were given but init is ${JSON.stringify(init)}`);
@@ -50,6 +68,7 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
 
   let manifest = await store.readManifest();
   await sweepOrphans(store, manifest);
+  if (manifest) await assertIntact(store, manifest);
 
   // projections: stored ones win on resume (PCA / given); random and identity are regenerated
   let proj: Projections | undefined;
@@ -68,7 +87,7 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   } else if (init === 'identity') proj = identityProjections(layers);
   else if (init === 'random') proj = await randomProjections(backend, layers, kIn, kOut, seed);
   else if (init === 'pca' && manifest?.blobs[BLOB.projections]) {
-    proj = decodeProjections(await store.readBlob(manifest.blobs[BLOB.projections].key), layers, `${store.location} (stored PCA projections)`);
+    proj = decodeProjections(await readVerified(store, manifest, BLOB.projections), layers, `${store.location} (stored PCA projections)`);
   }
   if (init === 'pca' && !proj) {
     proj = await pcaPass(backend, model, examples, kIn, kOut, batchSize, opts);
@@ -92,16 +111,20 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
     manifest = { format: 'logra-index', version: MANIFEST_VERSION, settings, cols, chunks: [], blobs: {}, state: { model: { source: model.source } }, created: now(), updated: now() };
     const blobs: Blob[] = [];
     if (projBlob && init !== 'identity') {
-      const key = 'projections';
+      const key = `projections-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
       blobs.push({ key, bytes: projBlob });
-      manifest.blobs[BLOB.projections] = { key, checksum: 0, bytes: projBlob.length };
+      manifest.blobs[BLOB.projections] = blobRef(key, projBlob);
     }
     await store.commit(blobs, manifest);
   }
 
-  const done = new Set(trainIds(manifest));
-  const todo = examples.filter((e) => !done.has(e.id));
+  // stored ids with the same content are skipped; with other content: an error, or (replace) their chunks re-logged
+  const hashes = new Map(examples.map((e) => [e.id, contentHash(e)]));
+  const plan = planLog(manifest, examples, hashes, !!opts.replace, store.location);
+  if (plan.drop.length) manifest = await dropChunks(store, manifest, plan.drop);
+  const todo = plan.todo;
   const skipped = examples.length - todo.length;
+  const rejected: Example[] = [];
   const progress = (n: number) => opts.onProgress?.({ stage: 'log', done: skipped + n, total: examples.length, unit: 'examples', skipped });
   progress(0);
   if (todo.length === 0) return manifest;
@@ -114,8 +137,9 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
   const flushMs = opts.flushMs ?? 10_000;
 
   // a chunk is flushed after the batch that fills it, so the buffer holds up to chunkRows + batchSize - 1 rows
-  const buf = new Float32Array((Math.min(chunkRows, todo.length) + batchSize) * cols);
+  const buf = new Float32Array((Math.min(chunkRows, todo.length) + Math.min(batchSize, todo.length)) * cols);
   let ids: string[] = [];
+  let rowHashes: string[] = [];
   let tokens = 0;
   // projected KFAC factors of the rows not yet committed (summed in float64 from the model's per-batch outputs)
   const A = settings.layers.map((l) => new Float64Array(l.kIn * l.kIn));
@@ -142,26 +166,35 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
     const kfacKey = `kfac-${key}`;
     const next: Manifest = {
       ...manifest!,
-      chunks: [...manifest!.chunks, { key, ids: ids.slice(), rows, checksum, bytes: bytes.length }],
-      blobs: { ...withoutFit(manifest!.blobs), [BLOB.kfac(key)]: { key: kfacKey, checksum: 0, bytes: kfacBytes.length } },
+      chunks: [...manifest!.chunks, { key, ids: ids.slice(), rows, checksum, bytes: bytes.length, hashes: rowHashes.slice() }],
+      blobs: { ...withoutFit(manifest!.blobs), [BLOB.kfac(key)]: blobRef(kfacKey, kfacBytes) },
       state: withoutFitState(manifest!.state),
       updated: now(),
     };
-    await store.commit([{ key, bytes }, { key: kfacKey, bytes: kfacBytes }], next);
+    const staleFit = Object.entries(manifest!.blobs).filter(([role]) => isFitRole(role)).map(([, b]) => b.key);
+    await store.commit([{ key, bytes }, { key: kfacKey, bytes: kfacBytes }], next, staleFit);
     manifest = next;
     ids = [];
+    rowHashes = [];
     resetStats();
     lastFlush = performance.now();
   };
 
   let processed = 0;
-  for (const [s, e] of planBatches(todo, batchSize, tm.tokensWithin(opts.runBytes ?? DEFAULT_RUN_BYTES))) {
+  for (const [s, end] of planBatches(todo, batchSize, tm.tokensWithin(opts.runBytes ?? DEFAULT_RUN_BYTES))) {
     if (opts.signal?.aborted) {
       await flush();
       throw new AbortError('logging');
     }
-    const batch = todo.slice(s, e);
-    const r = await tm.run(batch);
+    const batch = todo.slice(s, end);
+    const run = await runFinite(tm, batch);
+    for (const e of run.rejected) (opts.onRejected ? opts.onRejected(e) : rejected.push(e));
+    if (!run.r) {
+      processed += batch.length;
+      progress(processed);
+      continue;
+    }
+    const r = run.r;
     for (let b = 0; b < r.B; b++) {
       const at = ids.length * cols;
       let c = 0;
@@ -171,6 +204,7 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
         c += k;
       }
       ids.push(r.ids[b]);
+      rowHashes.push(hashes.get(r.ids[b])!);
     }
     for (let l = 0; l < L; l++) {
       const ap = r.layers[l].ap!, sp = r.layers[l].sp!;
@@ -183,6 +217,7 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
     progress(processed);
   }
   await flush();
+  if (rejected.length) throw new NonFiniteGradientError(rejected);
   return manifest;
 }
 

@@ -4,6 +4,8 @@
 // 'stats' (KFAC statistics of the full layer inputs/outputs; the PCA init pass).
 import { TapModel } from '../runtime/taps.ts';
 import { jsRuntime } from '../gpu/runtime.ts';
+import { decodeModel } from '../onnx/codec.ts';
+import { graphLimits, type ModelLimits } from './examples.ts';
 import type { LayerInfo } from '../autograd/layers.ts';
 import type { Task } from '../autograd/inputs.ts';
 import type { Reduction } from '../autograd/loss.ts';
@@ -62,6 +64,8 @@ export class LoadedModel {
     private readonly ep: ExecutionProvider,
     private readonly device: GPUDevice | undefined,
     project: TapModel,
+    /** vocabulary, context, classes and feature width, as the graph states them (examples are checked against them) */
+    readonly limits: ModelLimits,
   ) {
     this.sessions.set('project', Promise.resolve(project));
   }
@@ -70,8 +74,9 @@ export class LoadedModel {
     const source = opts.source ?? 'model.onnx';
     // one after the other: WebCrypto copies what it hashes, which should not overlap the session's copy of the weights
     const sha = await sha256Hex(bytes);
+    const limits = graphLimits(decodeModel(bytes, opts.source)); // views of bytes: decoding copies no weights
     const project = await TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source });
-    return new LoadedModel(opts.reload ?? retain(bytes), sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
+    return new LoadedModel(opts.reload ?? retain(bytes), sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project, limits);
   }
 
   /** the session with in-graph projection and per-token projections */

@@ -13,6 +13,7 @@ import { forEachChunk, readRows, type ChunkCache } from './chunks.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
+import { runExamples } from './examples.ts';
 import { checkAbort, DEFAULT_RUN_BYTES, type QueryOptions, type QueryResult, type ScoreMode, type TopItem } from './types.ts';
 import { planBatches } from '../runtime/batch.ts';
 
@@ -42,7 +43,7 @@ export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries
   const losses: number[] = [];
   for (const [s, e] of planBatches(queries, o.batchSize, tm.tokensWithin(o.runBytes ?? DEFAULT_RUN_BYTES))) {
     checkAbort(o.signal, 'the query');
-    const r = await tm.run(queries.slice(s, e));
+    const r = await runExamples(tm, queries.slice(s, e));
     for (let b = 0; b < r.B; b++) {
       losses.push(r.loss[b]);
       layers.forEach((l, i) => {

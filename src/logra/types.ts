@@ -3,6 +3,7 @@ import type { Example } from '../runtime/batch.ts';
 import type { LogStore } from '../store/store.ts';
 import type { ScoreMode } from '../kernels/reference/score.ts';
 import type { LayerProjection } from '../runtime/taps.ts';
+import type { LockHolder } from '../store/store.ts';
 
 export type { Example, ScoreMode, LayerProjection };
 
@@ -25,8 +26,23 @@ export interface ProgressEvent {
 }
 export type ProgressCallback = (e: ProgressEvent) => void;
 
-export interface LogOptions {
+/** Writers (log, fit) take the index's lock: another writer makes them wait, or fail (IndexLockedError). */
+export interface WriterOptions {
+  /** how long to wait for another writer, in ms (default: no limit; 0 = fail at once) */
+  lockWaitMs?: number;
+  /** called once when another writer holds the lock and this one waits */
+  onLockWait?: (holder: LockHolder) => void;
+}
+
+export interface LogOptions extends WriterOptions {
   store: LogStore;
+  /** a stored id that comes with other content: re-log it (and the rest of its chunk) instead of failing */
+  replace?: boolean;
+  /**
+   * called for each example whose gradient is not finite (it is not stored, the rest of its batch is); without it,
+   * log throws NonFiniteGradientError naming them after storing everything else
+   */
+  onRejected?: (e: Example) => void;
   /** projection rank per layer: P_in has k_in rows, P_out k_out (default 16 each; ignored for identity) */
   kIn?: number;
   kOut?: number;
@@ -56,7 +72,7 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
-export interface FitOptions {
+export interface FitOptions extends WriterOptions {
   /** default: the hessian given to log() */
   hessian?: HessianKind;
   /** lambda_l = damping * mean eigenvalue of C_l (default 0.1); with absolute: true, lambda_l = damping */

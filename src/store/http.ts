@@ -1,8 +1,9 @@
 // Read-only store over HTTP in the file-system layout (BASE/manifest.json, BASE/blobs/<key>.bin): a prebuilt index
 // shipped with a web page. copyStore() moves an index between stores (e.g. HTTP -> IndexedDB on a first visit),
 // chunk by chunk with its checksums verified, committing the manifest last so an interrupted copy resumes cleanly.
-import { StoreError, sweepOrphans, validateManifest, type Blob, type LogStore, type Manifest } from './store.ts';
+import { BlobMissingError, StoreError, StoreReadOnlyError, withLock, type Blob, type BlobStat, type LogStore, type Manifest } from './store.ts';
 import { decodeChunk } from './chunk.ts';
+import { checkBlob, openManifest } from './integrity.ts';
 
 const KEY = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -29,14 +30,24 @@ export class HttpStore implements LogStore {
     } catch (e) {
       throw new StoreError(`manifest.json is not valid JSON (${(e as Error).message})`, this.location);
     }
-    return validateManifest(json, this.location);
+    return openManifest(json, this.location);
   }
 
   async readBlob(key: string): Promise<Uint8Array> {
     if (!KEY.test(key)) throw new StoreError(`invalid blob key ${JSON.stringify(key)}`, this.location);
     const r = await this.get(`blobs/${key}.bin`);
-    if (!r) throw new StoreError(`blob ${JSON.stringify(key)} is missing (blobs/${key}.bin)`, this.location);
+    if (!r) throw new BlobMissingError(this.location, key, ` (blobs/${key}.bin)`);
     return new Uint8Array(await r.arrayBuffer());
+  }
+
+  async statBlob(key: string, headBytes: number): Promise<BlobStat | undefined> {
+    try {
+      const b = await this.readBlob(key);
+      return { size: b.length, head: b.subarray(0, headBytes) };
+    } catch (e) {
+      if (e instanceof BlobMissingError) return undefined;
+      throw e;
+    }
   }
 
   async listBlobs(): Promise<string[]> {
@@ -44,22 +55,36 @@ export class HttpStore implements LogStore {
     return m ? [...m.chunks.map((c) => c.key), ...Object.values(m.blobs).map((b) => b.key)] : [];
   }
 
+  private readOnly(): never {
+    throw new StoreReadOnlyError(this.location, 'an index served over HTTP is read-only');
+  }
   async commit(): Promise<void> {
-    throw new StoreError('this store is read-only (served over HTTP)', this.location);
+    this.readOnly();
   }
   async writeBlobs(): Promise<void> {
-    throw new StoreError('this store is read-only (served over HTTP)', this.location);
+    this.readOnly();
   }
   async deleteBlobs(): Promise<void> {
-    throw new StoreError('this store is read-only (served over HTTP)', this.location);
+    this.readOnly();
+  }
+  async lock(): Promise<never> {
+    this.readOnly();
+  }
+  async sweep(): Promise<string[]> {
+    this.readOnly();
   }
 }
 
 /**
  * Copies the index in `from` into `to` (which must be empty or hold an earlier partial copy of the same index),
- * verifying every chunk's checksum. Blobs go in groups of about `groupBytes`; the manifest is committed last.
+ * verifying every chunk's and blob's checksum. Blobs go in groups of about `groupBytes`; the manifest is committed
+ * last. Holds `to`'s writer lock throughout.
  */
 export async function copyStore(from: LogStore, to: LogStore, opts: { groupBytes?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Manifest> {
+  return withLock(to, { op: 'copy' }, () => copyLocked(from, to, opts));
+}
+
+async function copyLocked(from: LogStore, to: LogStore, opts: { groupBytes?: number; onProgress?: (done: number, total: number) => void }): Promise<Manifest> {
   const m = await from.readManifest();
   if (!m) throw new StoreError('no index to copy (no manifest)', from.location);
   const existing = await to.readManifest();
@@ -70,6 +95,7 @@ export async function copyStore(from: LogStore, to: LogStore, opts: { groupBytes
   const have = new Set(await to.listBlobs());
   const keys = [...m.chunks.map((c) => c.key), ...Object.values(m.blobs).map((b) => b.key)];
   const checks = new Map(m.chunks.map((c) => [c.key, c]));
+  const roles = new Map(Object.entries(m.blobs).map(([role, b]) => [b.key, { role, b }]));
   const group = opts.groupBytes ?? 8 * 2 ** 20;
   let pending: Blob[] = [];
   let size = 0, done = 0;
@@ -86,6 +112,8 @@ export async function copyStore(from: LogStore, to: LogStore, opts: { groupBytes
       const bytes = await from.readBlob(key);
       const c = checks.get(key);
       if (c) decodeChunk(bytes, `${from.location}${key}`, { checksum: c.checksum, rows: c.rows, cols: m.cols });
+      const r = roles.get(key);
+      if (r) checkBlob(from.location, r.role, r.b, bytes);
       pending.push({ key, bytes });
       size += bytes.length;
       if (size >= group) await flush();
@@ -93,6 +121,6 @@ export async function copyStore(from: LogStore, to: LogStore, opts: { groupBytes
     opts.onProgress?.(++done, keys.length);
   }
   await to.commit(pending, m);
-  await sweepOrphans(to, m);
+  await to.sweep(m);
   return m;
 }

@@ -24,6 +24,16 @@ export interface Harness {
   idbLog(db: string, n: number): Promise<{ stored: number; skipped: number }>;
   /** examples committed so far in IndexedDB `db` */
   idbCount(db: string): Promise<number>;
+  /**
+   * logs examples lo..hi of the same n random sequences into IndexedDB `db`, taking its lock (waitMs 0: fail at
+   * once); resolves with what happened, errors included (their name and message)
+   */
+  idbLogPart(db: string, n: number, lo: number, hi: number, waitMs?: number): Promise<{ stored: number; logged: number; waited: boolean; error?: string }>;
+  /** whether an idbLogPart on `db` in this page is waiting for another writer's lock */
+  idbWaiting(db: string): boolean;
+  /** takes `db`'s writer lock (Web Locks) and holds it until idbRelease */
+  idbHold(db: string): Promise<void>;
+  idbRelease(db: string): Promise<void>;
   /** relative max difference between scores from IndexedDB `db` and from one uninterrupted in-memory run; ids unique */
   idbCompare(db: string, n: number): Promise<{ err: number; unique: number; total: number }>;
   /**
@@ -105,6 +115,32 @@ harness.idbLog = async (db, n) => {
   let skipped = 0;
   const ix = await engine.log(model, randomSequences(n, 3), { ...idbOpts, store: new IndexedDbStore(db), onProgress: (e) => (skipped = e.skipped ?? 0) });
   return { stored: ix.size, skipped };
+};
+const waiting = new Set<string>();
+const holds = new Map<string, { release(): Promise<void> }>();
+harness.idbLogPart = async (db, n, lo, hi, waitMs) => {
+  const { engine, model } = await pipeline();
+  let logged = 0, waited = false;
+  try {
+    const ix = await engine.log(model, randomSequences(n, 3).slice(lo, hi), {
+      ...idbOpts, store: new IndexedDbStore(db), lockWaitMs: waitMs,
+      onLockWait: () => ((waited = true), waiting.add(db)),
+      onProgress: (e) => (waiting.delete(db), (logged = e.done - (e.skipped ?? 0))),
+    });
+    return { stored: ix.size, logged, waited };
+  } catch (e) {
+    return { stored: -1, logged, waited, error: `${(e as Error).name}: ${(e as Error).message}` };
+  } finally {
+    waiting.delete(db);
+  }
+};
+harness.idbWaiting = (db) => waiting.has(db);
+harness.idbHold = async (db) => {
+  holds.set(db, await new IndexedDbStore(db).lock({ op: 'test' }));
+};
+harness.idbRelease = async (db) => {
+  await holds.get(db)?.release();
+  holds.delete(db);
 };
 harness.idbCount = async (db) => ((await new IndexedDbStore(db).readManifest())?.chunks ?? []).reduce((a, c) => a + c.rows, 0);
 harness.idbCompare = async (db, n) => {

@@ -11,8 +11,9 @@ import { failures, formatMetrics } from './suite.ts';
 const made: KernelBackend[] = [];
 afterAll(() => made.forEach((b) => b.dispose()));
 
-async function make(kind: 'cpu' | 'webgpu'): Promise<KernelBackend> {
-  const b = await withWatchdog(`create ${kind} backend`, 60_000, createBackend({ backend: kind, eigh: 'gpu' }));
+async function make(kind: 'cpu' | 'cpu-wasm' | 'webgpu'): Promise<KernelBackend> {
+  const opts = kind === 'cpu-wasm' ? { backend: 'cpu' as const, cpuRuntime: 'wasm' as const } : { backend: kind, eigh: 'gpu' as const };
+  const b = await withWatchdog(`create ${kind} backend`, 60_000, createBackend(opts));
   made.push(b);
   return b;
 }
@@ -35,11 +36,17 @@ describe('backend selection', () => {
     expect(auto.kind).toBe(software ? 'cpu' : 'webgpu');
     const cpu = await make('cpu');
     expect(cpu.kind).toBe('cpu');
-    expect(cpu.description).toMatch(/onnxruntime-web wasm/);
+    // Node with onnxruntime-node installed (a devDependency here): its GEMMs run natively; cpuRuntime: 'wasm' forces wasm
+    expect(cpu.description).toMatch(/onnxruntime-node \(native/);
+    const wasm = await createBackend({ backend: 'cpu', cpuRuntime: 'wasm' });
+    made.push(wasm);
+    expect(wasm.description).toMatch(/onnxruntime-web wasm/);
   });
 });
 
-for (const kind of ['cpu', 'webgpu'] as const) {
+// cpu: GEMMs on the native onnxruntime (onnxruntime-node); cpu-wasm: on onnxruntime-web's wasm (what pages and Deno
+// without --allow-ffi run)
+for (const kind of ['cpu', 'cpu-wasm', 'webgpu'] as const) {
   describe(`${kind} backend vs float64 references`, () => {
     let be: KernelBackend | undefined;
     for (const c of backendCases) {
@@ -52,7 +59,7 @@ for (const kind of ['cpu', 'webgpu'] as const) {
     }
     it('rejects tensors of the other backend', async () => {
       be ??= await make(kind);
-      const other = await make(kind === 'cpu' ? 'webgpu' : 'cpu');
+      const other = await make(kind === 'webgpu' ? 'cpu' : 'webgpu');
       await expect(be.read(other.zeros([2]))).rejects.toThrow(/not a/);
     });
   });

@@ -12,6 +12,7 @@ import type { Example } from '../../runtime/batch.ts';
 import type { Task } from '../../autograd/inputs.ts';
 import type { BackendChoice } from '../../kernels/backend.ts';
 import type { ExecutionProviderChoice } from '../../runtime/ort.ts';
+import { describeHolder, type LockHolder } from '../../store/store.ts';
 import { UsageError, intFlag, type FlagSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
 
@@ -28,6 +29,24 @@ export const dataFlags: Record<string, FlagSpec> = {
   tokenizer: { help: 'tokenizer JSON for {"id","text"} rows (e.g. public/tokenizer/kjv-bpe.json)' },
   'max-len': { help: 'truncate every example to this many tokens (e.g. the model context length)' },
 };
+
+/** Commands that write an index take its lock: one writer at a time. */
+export const writerFlags: Record<string, FlagSpec> = {
+  wait: { help: 'seconds to wait while another process writes the index (default: as long as it takes; 0 = fail at once with IndexLockedError)' },
+};
+
+/** Lock options of a writer command: --wait, and a line on stderr while it waits. */
+export function lockOptions(a: Flags, cmd: string): { lockWaitMs?: number; onLockWait: (h: LockHolder) => void } {
+  const wait = a.wait === undefined ? undefined : numFlag(a.wait, 'wait', 0) * 1000;
+  return {
+    lockWaitMs: wait,
+    onLockWait: (h) => stderrLine(`logra ${cmd}: waiting for the index lock, held by ${describeHolder(h)} (Ctrl-C stops; --wait 0 fails at once instead)`),
+  };
+}
+
+export function stderrLine(s: string): void {
+  (globalThis as { process?: { stderr: { write(s: string): void } } }).process!.stderr.write(s + '\n');
+}
 
 export function oneOf<T extends string>(v: string | boolean | undefined, name: string, allowed: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
@@ -90,6 +109,7 @@ export async function loadModelFile(engine: Engine, path: string, a: Flags): Pro
 export async function openIndexDir(engine: Engine, a: Flags, needModel: boolean): Promise<{ index: LograIndex; model?: LoadedModel }> {
   const store = new FsStore(a.index as string);
   const index = await engine.openIndex(store);
+  if (!a.quiet) index.onNote = (m) => stderrLine(`logra: note: ${m}`);
   if (!needModel) return { index };
   const s = index.manifest.settings;
   const source = (a.model as string | undefined) ?? (index.manifest.state.model as { source?: string } | undefined)?.source;

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs, type FlagSpec } from '../args.ts';
 import { encodeProjections } from '../../logra/projections.ts';
+import { quickCheck } from '../../logra/verify.ts';
 import { engineFlags, engineFrom, openIndexDir, printJson } from './common.ts';
 
 export const infoSpec: Record<string, FlagSpec> = {
@@ -17,6 +18,9 @@ export async function infoCommand(argv: string[]): Promise<unknown> {
   try {
     const { index } = await openIndexDir(engine, a, false);
     const info = index.info();
+    // cheap: chunk headers and blob sizes (logra verify reads everything)
+    const q = await quickCheck(index.store, index.manifest);
+    info.verification = { state: q.ok ? 'headers ok (logra verify checks every byte)' : 'damaged: run logra verify, then logra repair', manifest: q.manifest, problems: q.problems };
     if (a['export-projections']) {
       const p = await index.projections();
       await writeFile(a['export-projections'] as string, encodeProjections(p, { projection: index.manifest.settings.projection, model_sha256: index.manifest.settings.modelSha256 }));

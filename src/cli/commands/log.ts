@@ -4,12 +4,13 @@ import { parseArgs, intFlag, UsageError, type FlagSpec } from '../args.ts';
 import { decodeProjections } from '../../logra/projections.ts';
 import type { HessianKind, ProjectionInit, StoreDtype } from '../../logra/types.ts';
 import { FsStore } from '../../store/fs.ts';
-import { dataFlags, engineFlags, engineFrom, loadModelFile, numFlag, oneOf, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
+import { MAX_BATCH } from '../../logra/log.ts';
+import { dataFlags, engineFlags, engineFrom, loadModelFile, lockOptions, numFlag, oneOf, printJson, progressBars, readExamples, withInterrupt, writerFlags } from './common.ts';
 
 export const logSpec: Record<string, FlagSpec> = {
   model: { required: true, help: 'the .onnx model' },
   data: { required: true, help: 'JSONL training examples: {"id","input_ids"}, {"id","input","label"} or {"id","text"} (with --tokenizer)' },
-  index: { required: true, help: 'index directory (created; an existing one is resumed)' },
+  index: { required: true, help: 'index directory (created; an existing index is resumed; a folder holding other files is refused)' },
   layers: { help: 'RegExp over layer (node) names; default every linear layer' },
   task: { help: 'causal-lm | classification (default: inferred)' },
   reduction: { help: 'causal LM loss over tokens: sum | mean (default sum)' },
@@ -26,6 +27,8 @@ export const logSpec: Record<string, FlagSpec> = {
   'pca-examples': { help: 'PCA init: examples for the statistics pass (default all)' },
   'chunk-mb': { help: 'target size of a stored chunk in MiB (default 4)' },
   'flush-seconds': { help: 'commit at least this often, in seconds (default 10; a crash loses at most this much work)' },
+  replace: { boolean: true, help: 're-log ids the index holds with other content (with the rest of their chunks; default: such an id is an error)' },
+  ...writerFlags,
   ...dataFlags,
   ...engineFlags,
 };
@@ -53,8 +56,10 @@ export async function logCommand(argv: string[]): Promise<unknown> {
       engine.log(model, examples, {
         store, init, projections, hessian, dtype, seed, signal,
         kIn: intFlag(a['k-in'], 'k-in', 16), kOut: intFlag(a['k-out'], 'k-out', 16),
-        batchSize: intFlag(a.batch, 'batch', 8),
+        batchSize: intFlag(a.batch, 'batch', 8, 1, MAX_BATCH),
         runBytes: numFlag(a['run-mb'], 'run-mb', 1024, 1) * 2 ** 20,
+        replace: !!a.replace,
+        ...lockOptions(a, 'log'),
         chunkBytes: numFlag(a['chunk-mb'], 'chunk-mb', 4) * 2 ** 20,
         flushMs: numFlag(a['flush-seconds'], 'flush-seconds', 10) * 1000,
         pcaExamples: a['pca-examples'] !== undefined ? intFlag(a['pca-examples'], 'pca-examples', 1) : undefined,
