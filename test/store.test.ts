@@ -27,6 +27,39 @@ describe('chunk format', () => {
     data.forEach((v, i) => expect(Math.abs(back[i] - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -11 + 2 ** -24));
   });
 
+  it('int8 and sign rows: sizes, per-group scales, errors within a half step, groups never cross rows', () => {
+    const rows = 3, cols = 150; // groups of 64: 64 + 64 + 22 per row
+    const r = (i: number) => Math.sin(i * 1.7) * 10 ** ((i % 5) - 2);
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) === 1 ? 1000 * r(i) : r(i)));
+    const q = encodeChunk(data, rows, cols, 'int8');
+    expect(q.bytes.length).toBe(24 + rows * 3 * 4 + rows * cols);
+    const back = decodeChunk(q.bytes, 'int8', { checksum: q.checksum }).data;
+    for (let row = 0; row < rows; row++)
+      for (let g = 0; g < 3; g++) {
+        const a = row * cols + g * 64, b = row * cols + Math.min(cols, (g + 1) * 64);
+        let max = 0;
+        for (let i = a; i < b; i++) max = Math.max(max, Math.abs(data[i]));
+        // each value within half a quantisation step of its group's scale max/127 (scale per group, not per row)
+        for (let i = a; i < b; i++) expect(Math.abs(back[i] - data[i])).toBeLessThanOrEqual((max / 127) * 0.5 * (1 + 1e-6));
+      }
+    const sgn = encodeChunk(data, rows, cols, 'sign');
+    expect(sgn.bytes.length).toBe(24 + rows * 3 * 4 + rows * Math.ceil(cols / 8));
+    const sb = decodeChunk(sgn.bytes, 'sign').data;
+    for (let row = 0; row < rows; row++)
+      for (let g = 0; g < 3; g++) {
+        const a = row * cols + g * 64, b = row * cols + Math.min(cols, (g + 1) * 64);
+        let mean = 0;
+        for (let i = a; i < b; i++) mean += Math.abs(data[i]);
+        mean /= b - a;
+        for (let i = a; i < b; i++) expect(Math.abs(sb[i] - (data[i] >= 0 ? mean : -mean))).toBeLessThanOrEqual(mean * 1e-6); // scale stored as float32
+      }
+    // a flipped bit in the payload is caught; non-finite values are refused at encode
+    const bad = sgn.bytes.slice();
+    bad[bad.length - 1] ^= 1;
+    expect(() => decodeChunk(bad, 'flipped')).toThrow(ChunkError);
+    expect(() => encodeChunk(Float32Array.of(1, Infinity), 1, 2, 'int8')).toThrow(/non-finite/);
+  });
+
   it('float16 conversion matches IEEE binary16 on known values', () => {
     const cases: [number, number][] = [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [2 ** -24, 0x0001], [2 ** -14, 0x0400], [0.1, 0x2e66], [1 / 3, 0x3555], [Infinity, 0x7c00], [-0, 0x8000]];
     for (const [v, h] of cases) expect(toHalf(v)).toBe(h);

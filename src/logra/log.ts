@@ -3,7 +3,7 @@
 // committed in chunks (by size, or every flushMs), each commit atomic, so a crash loses at most the rows not yet
 // committed and never duplicates or corrupts one.
 import type { KernelBackend } from '../kernels/backend.ts';
-import { encodeChunk } from '../store/chunk.ts';
+import { encodeChunk, payloadBytes } from '../store/chunk.ts';
 import { checkSettings, sweepOrphans, MANIFEST_VERSION, StoreError, type IndexSettings, type LogStore, type Manifest, type Blob } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
@@ -132,7 +132,7 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
   const tm = await model.projector();
   tm.setProjections(layers.map((l) => proj!.get(l.name)!));
   const L = layers.length;
-  const rowBytes = cols * (dtype === 'f16' ? 2 : 4);
+  const rowBytes = payloadBytes(dtype, 1, cols);
   const chunkRows = Math.max(1, Math.floor((opts.chunkBytes ?? 4 * 2 ** 20) / rowBytes));
   const flushMs = opts.flushMs ?? 10_000;
 

@@ -12,7 +12,10 @@ export type HessianKind = 'none' | 'raw' | 'kfac' | 'ekfac';
 /** How the LoGra projections are made: seeded Gaussian, top eigenvectors of the KFAC factors, the identity (exact
  *  mode: the full weight gradient, small models only), or supplied by the caller. */
 export type ProjectionInit = 'random' | 'pca' | 'identity' | 'given';
-export type StoreDtype = 'f32' | 'f16';
+/** How stored rows are encoded (store/chunk.ts): float32, float16, int8 with a scale per 64 values (1.06 bytes per
+ *  value), or 1-bit signs with a scale per 64 values (0.19 bytes per value); bench/results/accuracy.json gives their
+ *  accuracy cost */
+export type StoreDtype = 'f32' | 'f16' | 'int8' | 'sign';
 
 /** A long step's progress: `done` of `total` units (examples, chunks). */
 export interface ProgressEvent {

@@ -1,11 +1,39 @@
 // The one chunk format shared by every store: a 24-byte header and rows of per-example float vectors.
-//   magic "LGRC" | version u32 | dtype u32 (0 = f32, 1 = f16) | rows u32 | cols u32 | crc32 u32 of the payload
+//   magic "LGRC" | version u32 | dtype u32 | rows u32 | cols u32 | crc32 u32 of the payload
 // All little-endian. The manifest also records each chunk's checksum, so a chunk that was replaced or damaged
-// is detected and named on read.
+// is detected and named on read. Payload by dtype (code):
+//   f32 (0)   rows x cols float32                                       4 bytes per value
+//   f16 (1)   rows x cols IEEE half                                     2
+//   int8 (2)  rows x groups float32 scales, then rows x cols int8       1 + 4/64: each row in groups of QGROUP = 64
+//             values, q = round(g / s) with s = max|g| / 127 per group
+//   sign (3)  rows x groups float32 scales, then rows x ceil(cols / 8)  1/8 + 4/64: 1-bit sign quantisation,
+//             bytes of bits (bit j of a row = g_j >= 0)                 g ~ s sign(g) with s = mean |g| per group
+//             (the scale that minimises the squared error of a sign code)
+// Groups never cross rows (a row's last group may be shorter).
 
 import { floatToHalfBits as toHalf, halfBitsToFloat as fromHalf } from '../kernels/reference/f16.ts';
 
-export type ChunkDtype = 'f32' | 'f16';
+export type ChunkDtype = 'f32' | 'f16' | 'int8' | 'sign';
+
+const DTYPE_CODES: Record<ChunkDtype, number> = { f32: 0, f16: 1, int8: 2, sign: 3 };
+const DTYPES: ChunkDtype[] = ['f32', 'f16', 'int8', 'sign'];
+/** values per scale in the quantised dtypes */
+export const QGROUP = 64;
+
+/** Payload bytes of rows x cols values of a dtype. */
+export function payloadBytes(dtype: ChunkDtype, rows: number, cols: number): number {
+  const groups = rows * Math.ceil(cols / QGROUP);
+  switch (dtype) {
+    case 'f32':
+      return rows * cols * 4;
+    case 'f16':
+      return rows * cols * 2;
+    case 'int8':
+      return groups * 4 + rows * cols;
+    case 'sign':
+      return groups * 4 + rows * Math.ceil(cols / 8);
+  }
+}
 
 export const CHUNK_MAGIC = 0x4352474c; // "LGRC" read as little-endian u32
 export const CHUNK_VERSION = 1;
@@ -70,20 +98,20 @@ export interface DecodedChunk {
 
 export function encodeChunk(data: Float32Array, rows: number, cols: number, dtype: ChunkDtype): { bytes: Uint8Array; checksum: number } {
   if (data.length !== rows * cols) throw new ChunkError(`encode: ${data.length} values for ${rows} x ${cols}`);
-  const payloadBytes = rows * cols * (dtype === 'f16' ? 2 : 4);
-  const out = new Uint8Array(HEADER + payloadBytes);
+  if (!(dtype in DTYPE_CODES)) throw new ChunkError(`encode: unknown dtype ${JSON.stringify(dtype)}`);
+  const out = new Uint8Array(HEADER + payloadBytes(dtype, rows, cols));
   const payload = out.subarray(HEADER);
   if (dtype === 'f16') {
     const h = new Uint16Array(out.buffer, HEADER, rows * cols);
     for (let i = 0; i < data.length; i++) h[i] = toHalf(data[i]);
-  } else {
+  } else if (dtype === 'f32') {
     new Float32Array(out.buffer, HEADER, rows * cols).set(data);
-  }
+  } else quantise(data, rows, cols, dtype, out);
   const checksum = crc32(payload);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, CHUNK_MAGIC, true);
   dv.setUint32(4, CHUNK_VERSION, true);
-  dv.setUint32(8, dtype === 'f16' ? 1 : 0, true);
+  dv.setUint32(8, DTYPE_CODES[dtype], true);
   dv.setUint32(12, rows, true);
   dv.setUint32(16, cols, true);
   dv.setUint32(20, checksum, true);
@@ -98,11 +126,11 @@ export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum
   const version = dv.getUint32(4, true);
   if (version !== CHUNK_VERSION) throw new ChunkError(`chunk format version ${version}, this build reads ${CHUNK_VERSION}`, name);
   const dt = dv.getUint32(8, true);
-  if (dt !== 0 && dt !== 1) throw new ChunkError(`unknown dtype code ${dt}`, name);
-  const dtype: ChunkDtype = dt === 1 ? 'f16' : 'f32';
+  const dtype = DTYPES[dt];
+  if (!dtype) throw new ChunkError(`unknown dtype code ${dt}`, name);
   const rows = dv.getUint32(12, true), cols = dv.getUint32(16, true);
   const checksum = dv.getUint32(20, true);
-  const need = rows * cols * (dtype === 'f16' ? 2 : 4);
+  const need = payloadBytes(dtype, rows, cols);
   if (bytes.length - HEADER !== need) throw new ChunkError(`size ${bytes.length - HEADER} bytes, header says ${rows} x ${cols} ${dtype} = ${need}`, name);
   if (expect?.rows !== undefined && expect.rows !== rows) throw new ChunkError(`holds ${rows} rows, the manifest says ${expect.rows}`, name);
   if (expect?.cols !== undefined && expect.cols !== cols) throw new ChunkError(`holds ${cols} columns, the manifest says ${expect.cols}`, name);
@@ -113,15 +141,59 @@ export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum
   }
   // view the payload in place when it is aligned (it is for whole-file reads: the header is 24 bytes), else copy once
   const n = rows * cols;
-  const width = dtype === 'f16' ? 2 : 4;
-  const src = payload.byteOffset % width === 0 ? payload : new Uint8Array(payload);
+  const src = payload.byteOffset % 4 === 0 ? payload : new Uint8Array(payload);
   const data = new Float32Array(n);
   if (dtype === 'f16') {
     const h = new Uint16Array(src.buffer, src.byteOffset, n);
     const T = halfTable();
     for (let i = 0; i < n; i++) data[i] = T[h[i]];
-  } else {
+  } else if (dtype === 'f32') {
     data.set(new Float32Array(src.buffer, src.byteOffset, n));
-  }
+  } else dequantise(src, rows, cols, dtype, data);
   return { dtype, rows, cols, checksum, data };
+}
+
+/** int8 / sign payload of rows x cols values, written after the header of `out` */
+function quantise(data: Float32Array, rows: number, cols: number, dtype: 'int8' | 'sign', out: Uint8Array): void {
+  const gpr = Math.ceil(cols / QGROUP);
+  const scales = new Float32Array(out.buffer, out.byteOffset + HEADER, rows * gpr);
+  const body = out.subarray(HEADER + rows * gpr * 4);
+  const rowBytes = dtype === 'int8' ? cols : Math.ceil(cols / 8);
+  for (let r = 0; r < rows; r++) {
+    const row = data.subarray(r * cols, (r + 1) * cols);
+    const q = body.subarray(r * rowBytes, (r + 1) * rowBytes);
+    for (let g = 0; g < gpr; g++) {
+      const a = g * QGROUP, b = Math.min(cols, a + QGROUP);
+      let s = 0;
+      if (dtype === 'int8') {
+        for (let j = a; j < b; j++) s = Math.max(s, Math.abs(row[j]));
+        s /= 127;
+        const inv = s > 0 ? 1 / s : 0;
+        for (let j = a; j < b; j++) q[j] = Math.round(row[j] * inv) & 0xff; // two's complement int8
+      } else {
+        for (let j = a; j < b; j++) s += Math.abs(row[j]);
+        s /= b - a;
+        for (let j = a; j < b; j++) if (row[j] >= 0) q[j >> 3] |= 1 << (j & 7);
+      }
+      if (!Number.isFinite(s)) throw new ChunkError(`encode: row ${r} holds a non-finite value (group ${g})`);
+      scales[r * gpr + g] = s;
+    }
+  }
+}
+
+function dequantise(src: Uint8Array, rows: number, cols: number, dtype: 'int8' | 'sign', data: Float32Array): void {
+  const gpr = Math.ceil(cols / QGROUP);
+  const scales = new Float32Array(src.buffer, src.byteOffset, rows * gpr);
+  const body = src.subarray(rows * gpr * 4);
+  const rowBytes = dtype === 'int8' ? cols : Math.ceil(cols / 8);
+  const i8 = new Int8Array(body.buffer, body.byteOffset, body.byteLength);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols, qo = r * rowBytes;
+    for (let g = 0; g < gpr; g++) {
+      const s = scales[r * gpr + g];
+      const a = g * QGROUP, b = Math.min(cols, a + QGROUP);
+      if (dtype === 'int8') for (let j = a; j < b; j++) data[o + j] = i8[qo + j] * s;
+      else for (let j = a; j < b; j++) data[o + j] = (body[qo + (j >> 3)] >> (j & 7)) & 1 ? s : -s;
+    }
+  }
 }

@@ -3,6 +3,8 @@
 // new blobs first, then the manifest that references them, applied all-or-nothing, so an interrupted run loses at
 // most the batch it had not committed and never leaves a manifest pointing at a missing or partial blob.
 
+import type { ChunkDtype } from './chunk.ts';
+
 export interface ChunkRef {
   key: string;
   /** example ids in row order */
@@ -21,7 +23,7 @@ export interface IndexSettings {
   layers: { name: string; dIn: number; dOut: number; kIn: number; kOut: number }[];
   projection: string;
   seed: number;
-  dtype: 'f32' | 'f16';
+  dtype: ChunkDtype;
   hessian: string;
   reduction: string;
 }

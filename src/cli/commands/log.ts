@@ -21,7 +21,7 @@ export const logSpec: Record<string, FlagSpec> = {
   init: { help: 'random | pca (default random)' },
   seed: { help: 'random projection seed, u32 (default 0)' },
   hessian: { help: 'none | raw | kfac | ekfac: the default for fit (default raw)' },
-  dtype: { help: 'stored gradients: f32 | f16 (default f32)' },
+  dtype: { help: 'stored gradients: f32 | f16 | int8 (a scale per 64 values, 1.06 bytes per value) | sign (1 bit + a scale per 64 values, 0.19 bytes per value); default f32' },
   batch: { help: 'examples per model run (default 8)' },
   'run-mb': { help: 'working memory of one model run, MiB (default 1024): batches are split so that the model\'s estimated activations fit' },
   'pca-examples': { help: 'PCA init: examples for the statistics pass (default all)' },
@@ -40,7 +40,7 @@ export async function logCommand(argv: string[]): Promise<unknown> {
   if (modes.filter(Boolean).length > 1) throw new UsageError('use one of --proj none, --projections FILE, or --init/--k-in/--k-out');
   const init: ProjectionInit = a.proj ? 'identity' : a.projections ? 'given' : oneOf<ProjectionInit>(a.init, 'init', ['random', 'pca'], 'random');
   const hessian = oneOf<HessianKind>(a.hessian, 'hessian', ['none', 'raw', 'kfac', 'ekfac'], 'raw');
-  const dtype = oneOf<StoreDtype>(a.dtype, 'dtype', ['f32', 'f16'], 'f32');
+  const dtype = oneOf<StoreDtype>(a.dtype, 'dtype', ['f32', 'f16', 'int8', 'sign'], 'f32');
   const seed = intFlag(a.seed, 'seed', 0, 0);
   if (seed > 0xffffffff) throw new UsageError('--seed must be < 2^32');
   const engine = await engineFrom(a);
