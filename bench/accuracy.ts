@@ -15,7 +15,7 @@
 //    projected gradients (query gradients logged with the same projections, init 'given') with the same float64
 //    Woodbury formula; where both exist the two are compared (column "raw: engine vs f64").
 //  - Seeds are fixed (model init, data order, projection seed); nothing is tuned.
-import { createEngine, type Engine, type LoadedModel, type Example, type HessianKind } from '../src/logra/mod.ts';
+import { createEngine, type Engine, type LoadedModel, type Example, type HessianKind, type StoreDtype } from '../src/logra/mod.ts';
 import { MemoryStore } from '../src/store/memory.ts';
 import { buildGpt2 } from '../src/train/gpt2.ts';
 import { Trainer } from '../src/train/trainer.ts';
@@ -30,7 +30,11 @@ const quick = flag('--quick');
 const jsonPath = opt('--json');
 const KS = (opt('--ks') ?? (quick ? '8,16' : '8,16,32,64')).split(',').map(Number);
 const SEEDS = (opt('--seeds') ?? '0').split(',').map(Number);
-const ENGINE_RAW_MAX_K = Number(opt('--engine-raw-max-k') ?? 32);
+// raw LoGra scores come from the engine's own fit at every k since the fit factorises once per layer (the kernel
+// form when there are fewer rows than dimensions); --engine-raw-max-k K recomputes them in float64 above K instead
+const ENGINE_RAW_MAX_K = Number(opt('--engine-raw-max-k') ?? Infinity);
+const DTYPES: StoreDtype[] = ['f32', 'f16', 'int8', 'sign'];
+const DTYPE_KS = (opt('--dtype-ks') ?? (quick ? '16' : '16,64')).split(',').map(Number);
 const DAMPING = 0.1;
 const only = opt('--only'); // substring filter on setting names
 
@@ -129,7 +133,17 @@ async function engineScores(ix: Awaited<ReturnType<Engine['log']>>, queries: Exa
   return r.scores!.map((s) => Float64Array.from(s));
 }
 
-async function measure(engine: Engine, s: Setting, rows: Row[], summary: Record<string, unknown>[]): Promise<void> {
+interface StorageRow {
+  setting: string;
+  k: number;
+  dtype: StoreDtype;
+  /** Spearman of the raw scores with those of f32 rows (same projections), and with exact raw influence */
+  vsF32: number;
+  vsExactRaw: number;
+  bytesPerExample: number;
+}
+
+async function measure(engine: Engine, s: Setting, rows: Row[], summary: Record<string, unknown>[], storage: StorageRow[]): Promise<void> {
   log(`\n## ${s.name}: ${s.note}`);
   let t0 = now();
   const model = await engine.loadModel(s.bytes, { task: s.task });
@@ -189,6 +203,19 @@ async function measure(engine: Engine, s: Setting, rows: Row[], summary: Record<
       log(`  ${init.padEnd(6)} k=${String(k).padStart(2)}  none/dot ${row.noneVsDot.toFixed(3)}  raw/dot ${row.rawVsDot.toFixed(3)}  raw/raw ${row.rawVsRaw.toFixed(3)}  (${row.rawSource}; checks ${row.noneCheck.toExponential(1)} / ${row.rawCheck?.toExponential(1) ?? '-'}; ${row.seconds.toFixed(1)} s)`);
     }
   }
+  // stored row dtypes: the same random projections (seed 0), rows stored as f32 / f16 / int8 / sign
+  for (const k of DTYPE_KS) {
+    let f32: Scores | undefined;
+    for (const dtype of DTYPES) {
+      const store = new MemoryStore(`dtype-${dtype}-${k}`);
+      const ix = await engine.log(model, s.train, { store, init: 'random', kIn: k, kOut: k, seed: 0, hessian: 'raw', batchSize: 8, dtype });
+      const raw = await engineScores(ix, s.queries, 'raw');
+      f32 ??= raw;
+      const row: StorageRow = { setting: s.name, k, dtype, vsF32: meanSpearman(raw, f32), vsExactRaw: meanSpearman(raw, exactRaw), bytesPerExample: ix.manifest.chunks.reduce((a, c) => a + c.bytes, 0) / ix.size };
+      storage.push(row);
+      log(`  dtype ${dtype.padEnd(4)} k=${String(k).padStart(2)}  vs f32 rows ${row.vsF32.toFixed(3)}  vs exact raw ${row.vsExactRaw.toFixed(3)}  ${row.bytesPerExample.toFixed(0)} bytes/example`);
+    }
+  }
   await model.release();
 }
 
@@ -200,7 +227,8 @@ log(`runtime: ${runtimeName()}; kernel backend: cpu; ORT EP: wasm; k in {${KS.jo
 const settings = [...(!only || 'gpt2-'.includes(only) || only.startsWith('gpt') ? await gptSettings() : []), ...(!only || only.startsWith('mlp') ? mlpSettings() : [])].filter((s) => !only || s.name.includes(only));
 const rows: Row[] = [];
 const summary: Record<string, unknown>[] = [];
-for (const s of settings) await measure(engine, s, rows, summary);
+const storage: StorageRow[] = [];
+for (const s of settings) await measure(engine, s, rows, summary, storage);
 engine.dispose();
 
 const fmt = (v: number) => v.toFixed(3);
@@ -226,6 +254,15 @@ log(
     }),
   ),
 );
+const storageMd = table(
+  ['model', 'k', 'dtype', 'Spearman vs f32 rows', 'Spearman vs exact raw', 'bytes per example', 'vs f32 size'],
+  storage.map((r) => {
+    const base = storage.find((x) => x.setting === r.setting && x.k === r.k && x.dtype === 'f32')!;
+    return [r.setting, r.k, r.dtype, fmt(r.vsF32), fmt(r.vsExactRaw), r.bytesPerExample.toFixed(0), `${(base.bytesPerExample / r.bytesPerExample).toFixed(1)}x smaller`];
+  }),
+);
+log(`\nStored row dtypes (random init, seed 0, raw Hessian, damping ${DAMPING}): the cost of storing rows as f16, int8 (a scale per 64 values) or 1-bit signs (a scale per 64 values).\n`);
+log(storageMd);
 log(`\ntotal ${((now() - tStart) / 1000).toFixed(0)} s`);
-if (jsonPath) await writeJson(jsonPath, { runtime: runtimeName(), ks: KS, seeds: SEEDS, damping: DAMPING, engineRawMaxK: ENGINE_RAW_MAX_K, settings: summary, rows, markdown: md });
+if (jsonPath) await writeJson(jsonPath, { runtime: runtimeName(), ks: KS, seeds: SEEDS, damping: DAMPING, engineRawMaxK: Number.isFinite(ENGINE_RAW_MAX_K) ? ENGINE_RAW_MAX_K : null, settings: summary, rows, storage, markdown: md, storageMarkdown: storageMd });
 exit(0);
