@@ -32,3 +32,26 @@ window.kernelBench = {
   run: async (quick, budgetS) => (await import('../../../bench/kernels.ts')).runKernelBench({ quick, budgetS, log: line }),
 };
 log.textContent = 'ready\n';
+
+declare global {
+  interface Window {
+    /** bench/scale.ts: GPT-2-small's shape fetched from the dev server (/bench/models/gpt2-small.onnx) */
+    scaleBench?: { run(o: { examples?: number; tokens?: number; queries?: number; k?: number }): Promise<{ markdown: string; json: Record<string, unknown> }> };
+  }
+}
+window.scaleBench = {
+  run: async (o) => {
+    const { runScaleBench } = await import('../../../bench/scale.ts');
+    const model = async () => {
+      const r = await fetch('/bench/models/gpt2-small.onnx');
+      if (!r.ok) throw new Error(`/bench/models/gpt2-small.onnx: HTTP ${r.status} (make it: /usr/bin/python3 bench/make_models.py gpt2-small)`);
+      return new Uint8Array(await r.arrayBuffer());
+    };
+    const perf = performance as Performance & { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }>; memory?: { usedJSHeapSize: number } };
+    const memory = async () => {
+      if (perf.measureUserAgentSpecificMemory && crossOriginIsolated) return { bytes: (await perf.measureUserAgentSpecificMemory()).bytes, what: 'measureUserAgentSpecificMemory (JS + wasm)' };
+      return { bytes: perf.memory?.usedJSHeapSize ?? 0, what: 'JS heap only' };
+    };
+    return runScaleBench({ ...o, model, memory, log: line, runtime: `Chromium ${navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? ''} (page, ${crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})` });
+  },
+};
