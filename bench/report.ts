@@ -6,7 +6,7 @@ import { exit, opt } from './support/common.ts';
 
 const dir = opt('--dir') ?? 'bench/results';
 const r = await assembleReport(dir, {
-  machine: 'Debian 12, 2 cores (shared), no GPU; Node 20.20 / onnxruntime-web 1.30 wasm (2 threads); CPU kernel backend',
+  machine: 'Debian 12, 2 cores (shared), no GPU; Node 20.20; onnxruntime-web 1.30 wasm and onnxruntime-node 1.30 (2 threads); CPU kernel backend',
   commands: {
     LDS: 'npx tsx bench/lds.ts --json bench/results/lds.json',
     'LDS --quick, Node': 'npx tsx bench/lds.ts --quick --json bench/results/lds-quick-node.json',
@@ -16,6 +16,9 @@ const r = await assembleReport(dir, {
     pipeline: 'npx tsx bench/pipeline.ts --json bench/results/pipeline.json',
     efficiency: 'npx tsx bench/efficiency.ts --json bench/results/efficiency.json',
     kernels: 'npx tsx bench/kernels.ts --json bench/results/kernels.json',
+    'fit-scale': 'npm run bench:fit-scale',
+    'vs-torch': 'npm run bench:vs-torch (after /usr/bin/python3 bench/make_models.py gpt2-small)',
+    'scale, Node / Deno / Chromium': 'npm run bench:scale; npm run bench:scale:deno; SCALE_BENCH=1 SCALE_BENCH_JSON=bench/results/scale-chromium.json npx playwright test test/e2e/scale-bench.spec.ts',
     report: 'npx tsx bench/report.ts --dir bench/results',
   },
 });

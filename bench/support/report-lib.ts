@@ -26,7 +26,28 @@ interface PipelineJson {
   storage: { k: number; dtype: string; cols: number; rowBytes: number; allBytes: number }[];
 }
 interface KernelsJson { header: string; rows: { section: string; what: string; impl: string; ms: number | null; value: number | null; unit: string; note?: string }[] }
-interface AccuracyJson { runtime: string; ks: number[]; rows: { setting: string; init: string; k: number; noneVsDot: number; rawVsDot: number; rawVsRaw: number; rawSource: string }[]; markdown: string }
+interface AccuracyJson {
+  runtime: string;
+  ks: number[];
+  rows: { setting: string; init: string; k: number; noneVsDot: number; rawVsDot: number; rawVsRaw: number; rawSource: string }[];
+  markdown: string;
+  storage?: { setting: string; k: number; dtype: string; vsF32: number; vsExactRaw: number; bytesPerExample: number }[];
+  storageMarkdown?: string;
+}
+interface FitScaleJson {
+  header: string;
+  markdown: string;
+  runs: { ep: string; k: number; hessian: string; forms: string[]; logMs: number; fitMs: number; fitOverLog: number; scorePairsPerS: number; e2ePairsPerS: number; fitCalls: { factorisations: Record<string, number> } }[];
+}
+interface VsTorchJson {
+  header: string;
+  logging?: { torch: unknown; methods: { name: string; tokensPerS: number; tokensPerCpuS: number; ratioVsTorch: number; peakRssMiB: number }[] };
+  influence?: { name: string; params: number; rows: number; queries: number; storePairs: number; recomputePairs: number; ratio: number; e2e: { ratio: number } }[];
+}
+interface ScaleJson { runtime: string; ep: string; backend: string; examples: number; tokens: number; k: number; peakMiB: number; memory: string; steps: { step: string; s: number; memMiB: number; note?: string }[] }
+
+/** LogIX on the same CPU, one thread (issue 11's report): the comparison the issue asks the scoring to beat */
+const LOGIX = { k64PairsPerS: [14_000, 17_000], k16PairsPerS: [380_000, 650_000], gpt2SmallTokensPerS: 64, gpt2SmallPeakRssMiB: 1.9 * 1024 };
 interface EfficiencyJson {
   header: string;
   quick: boolean;
@@ -115,6 +136,13 @@ export async function assembleReport(dir: string, o: { commands?: Record<string,
         series.push({ name: `${s} ${init}`, dashed: init === 'random', points: acc.rows.filter((r) => r.setting === s && r.init === init).map((r) => [r.k, r.rawVsRaw]) });
     await write('accuracy.svg', lineChart({ title: 'LoGra raw vs exact raw influence: mean Spearman over queries', xLabel: 'k (log scale)', yLabel: 'Spearman', series: series.filter((s) => s.points.length), log2x: true, yMin: 0, yMax: 1 }));
     md.push('## Accuracy: Spearman vs exact influence (bench/accuracy.ts)', '', `${acc.runtime}; k in {${acc.ks.join(', ')}}. Method: docs/ACCURACY.md.`, '', acc.markdown, '', '![Spearman vs k](accuracy.svg)', '');
+    if (acc.storage?.length && acc.storageMarkdown) {
+      md.push('### Stored row dtypes', '', 'The same projections (random, seed 0), raw Hessian; rows stored as f32, f16, int8 (a scale per 64 values) or 1-bit signs (a scale per 64 values). Spearman of the scores with those of f32 rows and with exact raw influence; bytes per example of the stored rows.', '', acc.storageMarkdown, '');
+      for (const dt of ['int8', 'sign']) {
+        const rs = acc.storage.filter((r) => r.dtype === dt);
+        goals.push({ goal: `${dt} rows: accuracy cost vs f32 (accuracy bench), bytes per example`, value: rs.map((r) => `${r.setting} k=${r.k}: Spearman vs f32 ${f3(r.vsF32)}, ${r.bytesPerExample.toFixed(0)} B`).join('; '), met: null });
+      }
+    }
     const g = acc.rows.filter((r) => r.setting.startsWith('gpt2'));
     const kmax = Math.max(...g.map((r) => r.k));
     goals.push({ goal: 'tiny-GPT Spearman vs exact influence as k grows', value: g.filter((r) => r.k === kmax).map((r) => `${r.setting} ${r.init} k=${kmax}: raw/exact-raw ${f3(r.rawVsRaw)}`).join('; '), met: g.length > 0 });
@@ -160,7 +188,39 @@ export async function assembleReport(dir: string, o: { commands?: Record<string,
     goals.push({ goal: 'kernel benchmark: our GEMM vs ORT-web MatMul (same adapter) vs CPU backend', value: ours.map((r) => `${r.what}: ours ${r.value!.toFixed(2)}${ort.find((x) => x.what === r.what) ? ` vs ORT ${ort.find((x) => x.what === r.what)!.value!.toFixed(2)}` : ''} GFLOP/s`).join('; '), met: ours.length > 0 });
   } else missing.push('kernels.json (npx tsx bench/kernels.ts --json bench/results/kernels.json)');
 
-  md.push('## Goals of issue 6', '', table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.value, g.met === null ? 'reported (no threshold)' : g.met ? 'yes' : 'no'])), '');
+  // ---------------- scale (issue 11)
+  const fs = await readJson<FitScaleJson>(`${dir}/fit-scale.json`);
+  if (fs) {
+    md.push('## Scale: fit and queries at any N vs k (bench/fit-scale.ts)', '', fs.header, '', fs.markdown, '');
+    for (const r of fs.runs.filter((x) => x.hessian === 'raw')) {
+      goals.push({ goal: `fit + self-influence <= the log time (2,002 examples, k ${r.k}x${r.k} raw, ${r.ep})`, value: `${(r.fitMs / 1000).toFixed(1)} s vs ${(r.logMs / 1000).toFixed(1)} s: ${r.fitOverLog.toFixed(2)}x (${[...new Set(r.forms)].join('/')} form; factorisations ${JSON.stringify(r.fitCalls.factorisations)})`, met: r.fitOverLog <= 1 });
+      const lx = r.k === 64 ? LOGIX.k64PairsPerS : r.k === 16 ? LOGIX.k16PairsPerS : null;
+      if (lx) goals.push({ goal: `scoring pairs/s beats LogIX (k ${r.k}x${r.k} raw, ${r.ep}; LogIX ${lx[0].toLocaleString('en-US')}-${lx[1].toLocaleString('en-US')} on this CPU, 1 thread, per issue 11)`, value: `${Math.round(r.scorePairsPerS).toLocaleString('en-US')} pairs/s scoring, ${Math.round(r.e2ePairsPerS).toLocaleString('en-US')} end to end`, met: r.scorePairsPerS > lx[1] });
+    }
+  } else missing.push('fit-scale.json (npm run bench:fit-scale)');
+  const vt = await readJson<VsTorchJson>(`${dir}/vs-torch.json`);
+  if (vt) {
+    md.push('## Scale: side by side with PyTorch (bench/vs-torch.ts)', '', vt.header, '');
+    if (vt.logging) {
+      md.push(`Torch: ${JSON.stringify(vt.logging.torch)}`, '', table(['method', 'tokens/s', 'tokens per CPU-second', 'ours / torch', 'peak RSS MiB'], vt.logging.methods.map((m) => [m.name, m.tokensPerS.toFixed(1), m.tokensPerCpuS.toFixed(1), `${m.ratioVsTorch.toFixed(2)}x`, m.peakRssMiB.toFixed(0)])), '');
+      for (const m of vt.logging.methods.filter((x) => x.name.startsWith('logra'))) {
+        goals.push({ goal: `GPT-2-small logging >= 0.8x PyTorch plain fwd+bwd (${m.name})`, value: `${m.ratioVsTorch.toFixed(2)}x (${m.tokensPerS.toFixed(1)} tokens/s; LogIX per issue 11: ${LOGIX.gpt2SmallTokensPerS} at 1 thread)`, met: m.ratioVsTorch >= 0.8 });
+        goals.push({ goal: `GPT-2-small logging peak RSS <= LogIX's ~1.9 GB (${m.name})`, value: `${m.peakRssMiB.toFixed(0)} MiB`, met: m.peakRssMiB <= LOGIX.gpt2SmallPeakRssMiB });
+      }
+    }
+    if (vt.influence) {
+      md.push(table(['model', 'tapped weights', 'N', 'Q', 'store pairs/s', 'recompute pairs/s', 'store / recompute', 'end to end'], vt.influence.map((r) => [r.name, r.params.toLocaleString('en-US'), r.rows, r.queries, Math.round(r.storePairs).toLocaleString('en-US'), r.recomputePairs.toFixed(1), `${fx(r.ratio)}x`, `${fx(r.e2e.ratio)}x`])), '');
+      for (const r of vt.influence) goals.push({ goal: `influence pairs/s from the store >= 1,000x recomputing (k 64x64, ${r.name})`, value: `${fx(r.ratio)}x at N = ${r.rows} x ${r.queries} queries (${fx(r.e2e.ratio)}x counting the query gradients on both sides)`, met: r.ratio >= 1000 });
+    }
+  } else missing.push('vs-torch.json (npm run bench:vs-torch)');
+  const scales = (await Promise.all(['node', 'deno', 'chromium'].map((r) => readJson<ScaleJson>(`${dir}/scale-${r}.json`)))).filter((x): x is ScaleJson => !!x);
+  if (scales.length) {
+    md.push('## Scale: GPT-2-small end to end (bench/scale.ts)', '');
+    for (const sc of scales) md.push(`${sc.runtime}: ${sc.examples} x ${sc.tokens} tokens, k ${sc.k}x${sc.k}, ep ${sc.ep}, ${sc.backend}; peak ${sc.peakMiB.toFixed(0)} MiB (${sc.memory})`, '', table(['step', 's', 'memory MiB', 'note'], sc.steps.map((x) => [x.step, x.s.toFixed(1), x.memMiB.toFixed(0), x.note ?? ''])), '');
+    goals.push({ goal: 'GPT-2-small logged at k 64x64 on every linear layer, fitted raw and EKFAC, queried in Node, Deno and Chromium', value: scales.map((x) => `${x.runtime}: peak ${x.peakMiB.toFixed(0)} MiB`).join('; '), met: scales.length === 3 });
+  } else missing.push('scale-<runtime>.json (npm run bench:scale, bench:scale:deno, SCALE_BENCH=1 playwright)');
+
+  md.push('## Goals', '', table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.value, g.met === null ? 'reported (no threshold)' : g.met ? 'yes' : 'no'])), '');
   if (missing.length) md.push('Not in this folder (not run): ' + missing.join('; '), '');
   if (o.commands) md.push('## Commands', '', ...Object.entries(o.commands).map(([k, v]) => `- ${k}: \`${v}\``), '');
   await write('RESULTS.md', md.join('\n'));
