@@ -57,6 +57,8 @@ export interface SessionOptions {
   outputsOnGpu?: boolean;
   /** graph optimisation level (default 'all') */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** files holding the model's external initializers (ORT's `externalData`: the model is never re-encoded with them) */
+  externalData?: { path: string; data: Uint8Array }[];
 }
 
 /** per onnxruntime-web module: the tail of its queue of runs */
@@ -95,6 +97,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     executionProviders,
     graphOptimizationLevel: opts.optimization ?? 'all',
     preferredOutputLocation: opts.outputsOnGpu && ep === 'webgpu' ? 'gpu-buffer' : 'cpu',
+    ...(opts.externalData ? { externalData: opts.externalData } : {}),
   });
   return { ort, session };
 }

@@ -8,8 +8,9 @@ import { elemTypeOf, type ShapeMap } from '../autograd/shapes.ts';
 import { probeBatch, type Batch } from './batch.ts';
 import { createSession } from './ort.ts';
 import { toOrtFeeds } from './feeds.ts';
+import { sessionExternalData, type ExternalFiles } from '../onnx/external.ts';
 
-export async function probeShapes(model: ModelProto, batch?: Batch): Promise<ShapeMap> {
+export async function probeShapes(model: ModelProto, batch?: Batch, externalFiles?: ExternalFiles): Promise<ShapeMap> {
   const copy = decodeModel(encodeModel(model));
   const g = new Graph(copy);
   const existing = new Set(g.outputs.map((o) => o.name));
@@ -19,7 +20,7 @@ export async function probeShapes(model: ModelProto, batch?: Batch): Promise<Sha
   const b = batch ?? probeBatch(describeInputs(g));
   // no graph optimisation: with every value an output, ORT's constant folding can otherwise hand back
   // folded values that are no longer readable tensors
-  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled' });
+  const { ort, session } = await createSession(encodeModel(copy), { ep: 'wasm', optimization: 'disabled', externalData: sessionExternalData(copy, externalFiles) });
   const shapes: ShapeMap = new Map();
   try {
     const out = await session.run(toOrtFeeds(ort, b.feeds));
