@@ -11,6 +11,7 @@ import { describeInputs, LOSS_MASK, type ModelInputs, type Task } from './inputs
 import { findLayers, type LayerInfo } from './layers.ts';
 import { inferTask, lossHeadFor, type Reduction } from './loss.ts';
 import type { ShapeMap } from './shapes.ts';
+import type { ExternalFiles } from '../onnx/external.ts';
 
 export interface AugmentOptions {
   /** default: causal-lm when the model takes input_ids and returns [B, T, V] logits, else classification */
@@ -37,6 +38,8 @@ export interface AugmentOptions {
   projectedKfac?: boolean;
   /** name of the logits output (default: the output named "logits", else the first output) */
   logits?: string;
+  /** files of the model's external initializers (so constant shapes, axes, ... stored there can be read) */
+  externalFiles?: ExternalFiles;
 }
 
 export interface TapOutputs {
@@ -64,12 +67,14 @@ export interface Augmented {
   outputs: TapOutputs;
   opset: number;
   stats: { forwardNodes: number; addedNodes: number; differentiatedNodes: number };
+  /** lines for the user: weights dequantised at load, weight-bearing ops left untapped */
+  notes: string[];
 }
 
 export const MIN_OPSET = 13;
 
 export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentOptions = {}): Augmented {
-  const g = new Graph(model);
+  const g = new Graph(model, opts.externalFiles);
   const opset = g.opset('') ?? 0;
   if (opset < MIN_OPSET) {
     throw new ModelStructureError(`the model imports ai.onnx opset ${opset}; opset ${MIN_OPSET} or newer is required (re-export with opset_version >= ${MIN_OPSET})`);
@@ -80,9 +85,9 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
   if (!logits || !shapes.has(logits)) throw new ModelStructureError(`no logits output ${JSON.stringify(opts.logits ?? 'logits')} in the model`);
   const logitRank = shapes.get(logits)!.dims.length;
   if (shapes.get(logits)!.elemType !== DataType.FLOAT) {
-    throw new ModelStructureError(`the logits ${JSON.stringify(logits)} are not float32 (element type ${shapes.get(logits)!.elemType}); export the model in float32 (fp16 and quantised models are not supported yet)`);
+    throw new ModelStructureError(`the logits ${JSON.stringify(logits)} are not float32 (element type ${shapes.get(logits)!.elemType}) after the float32 conversion`);
   }
-  const task: Task = opts.task ?? inferTask(inputs, logitRank);
+  const task: Task = opts.task ?? inferTask(inputs, logitRank, shapes.get(logits)!.dims);
   if (task === 'causal-lm' && !inputs.ids) throw new ModelStructureError('task causal-lm needs an integer input named input_ids');
 
   const layers = findLayers(g, shapes, opts.layers);
@@ -187,5 +192,6 @@ export function augmentModel(model: ModelProto, shapes: ShapeMap, opts: AugmentO
     outputs,
     opset: finalOpset,
     stats: { forwardNodes, addedNodes: g.nodes.length - forwardNodes, differentiatedNodes: differentiated + 0 * before },
+    notes: [],
   };
 }

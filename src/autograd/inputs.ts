@@ -3,10 +3,15 @@ import { valueInfoShape, type Graph } from '../onnx/graph.ts';
 import { DataType, dataTypeName } from '../onnx/tensor.ts';
 import { ModelStructureError } from './errors.ts';
 
-export type Task = 'causal-lm' | 'classification';
+export type Task = 'causal-lm' | 'classification' | 'regression';
 
-/** Names of the inputs the augmented model adds: the loss mask [B, T] (causal LM) and labels [B] (classifier). */
+/**
+ * Names of the inputs the augmented model adds: the loss mask [B, T] (1 for real tokens: causal LMs and token-id
+ * classifiers), the target mask [B, T] (causal LM: 1 for tokens whose prediction is in the loss, e.g. a completion's
+ * tokens; the real-token mask when all are) and labels [B] (classifier: int64; regression: float32).
+ */
 export const LOSS_MASK = 'logra_loss_mask';
+export const TARGET_MASK = 'logra_target_mask';
 export const LABELS = 'logra_labels';
 
 export interface ModelInputs {

@@ -7,6 +7,8 @@ import type { LayerInfo } from '../autograd/layers.ts';
 import type { Task } from '../autograd/inputs.ts';
 import type { Reduction } from '../autograd/loss.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
+import type { ExternalFiles } from '../onnx/external.ts';
+import type { TextTokenizer } from '../tokenizer/text.ts';
 
 export interface LoadModelOptions {
   /** default: inferred (input_ids + [B, T, V] logits = causal-lm) */
@@ -17,11 +19,24 @@ export interface LoadModelOptions {
   reduction?: Reduction;
   /** a name for messages (e.g. the file path) */
   source?: string;
+  /** the model's external data files by location (weights outside the .onnx, e.g. "model.onnx_data") */
+  externalData?: ExternalFiles;
+  /** token id for right padding (a model folder's pad token; default 0) */
+  padId?: number;
 }
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest('SHA-256', bytes as unknown as ArrayBuffer);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The model's identity: SHA-256 of the .onnx bytes, and with external data of those hashes and each file's. */
+export async function modelSha256(bytes: Uint8Array, external?: ExternalFiles): Promise<string> {
+  const own = await sha256Hex(bytes);
+  if (!external || external.size === 0) return own;
+  const parts = [own];
+  for (const k of [...external.keys()].sort()) parts.push(`${k}:${await sha256Hex(external.get(k)!)}`);
+  return sha256Hex(new TextEncoder().encode(parts.join('\n')));
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -33,6 +48,14 @@ export function exactLayers(names: string[]): RegExp {
 
 export class LoadedModel {
   private sessions = new Map<string, Promise<TapModel>>();
+  /** lines for the user from loading (file chosen, weights dequantised, weight-bearing ops left untapped) */
+  notes: string[] = [];
+  /** the model folder's tokenizer (engine.loadModelFrom / --model DIR) */
+  tokenizer?: TextTokenizer;
+  /** the model folder's config.json */
+  config?: Record<string, unknown>;
+  private externalData?: ExternalFiles;
+  private padId?: number;
 
   private constructor(
     readonly bytes: Uint8Array,
@@ -51,10 +74,14 @@ export class LoadedModel {
   static async load(bytes: Uint8Array, opts: LoadModelOptions & { ep: ExecutionProvider; device?: GPUDevice }): Promise<LoadedModel> {
     const source = opts.source ?? 'model.onnx';
     const [sha, project] = await Promise.all([
-      sha256Hex(bytes),
-      TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source }),
+      modelSha256(bytes, opts.externalData),
+      TapModel.create(bytes, { task: opts.task, layers: opts.layers, reduction: opts.reduction, taps: false, project: true, tokenProjections: true, projectedKfac: true, ep: opts.ep, device: opts.device, source, externalData: opts.externalData, padId: opts.padId }),
     ]);
-    return new LoadedModel(bytes, sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
+    const m = new LoadedModel(bytes, sha, project.task, project.layers, opts.reduction ?? 'sum', source, opts.ep, opts.device, project);
+    m.notes = [...project.notes];
+    m.externalData = opts.externalData;
+    m.padId = opts.padId;
+    return m;
   }
 
   /** the session with in-graph projection and per-token projections */
@@ -70,7 +97,7 @@ export class LoadedModel {
   private session(key: string, o: { taps: boolean; project?: boolean; tokenProjections?: boolean; projectedKfac?: boolean; kfacStats?: boolean }): Promise<TapModel> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = TapModel.create(this.bytes, { ...o, task: this.task, layers: exactLayers(this.layers.map((l) => l.name)), reduction: this.reduction, ep: this.ep, device: this.device, source: this.source });
+      s = TapModel.create(this.bytes, { ...o, task: this.task, layers: exactLayers(this.layers.map((l) => l.name)), reduction: this.reduction, ep: this.ep, device: this.device, source: this.source, externalData: this.externalData, padId: this.padId });
       this.sessions.set(key, s);
     }
     return s;
