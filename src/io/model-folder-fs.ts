@@ -1,0 +1,53 @@
+// Model folders and single .onnx files on disk (Node and Deno, through node:fs): the FileSource of model-folder.ts
+// for a directory, and the one entry point the CLI's --model uses for a folder or a file.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { openModelFolder, ModelFolderError, type FileSource, type ModelDtype, type ModelFolder } from './model-folder.ts';
+
+/** Files of a directory (two levels: the folder and onnx/), read on demand. */
+export function dirSource(dir: string): FileSource {
+  const root = resolve(dir);
+  return {
+    location: root,
+    async read(path: string) {
+      const full = resolve(root, path);
+      if (full !== root && !full.startsWith(root + sep)) throw new ModelFolderError(`${root}: ${path} lies outside the folder`);
+      try {
+        return new Uint8Array(await readFile(full));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return undefined;
+        throw new ModelFolderError(`cannot read ${full}: ${(e as Error).message}`);
+      }
+    },
+    async list() {
+      const out: string[] = [];
+      const walk = async (d: string, depth: number) => {
+        for (const e of await readdir(d, { withFileTypes: true })) {
+          const p = join(d, e.name);
+          if (e.isDirectory() && depth < 1) await walk(p, depth + 1);
+          else if (e.isFile()) out.push(relative(root, p).split(sep).join('/'));
+        }
+      };
+      await walk(root, 0);
+      return out;
+    },
+  };
+}
+
+/**
+ * `--model PATH`: a model folder (config.json, tokenizer.json, onnx/model*.onnx, ...) or one .onnx file (its external
+ * data and a tokenizer.json beside it or in the folder above are found the same way).
+ */
+export async function openModelPath(path: string, opts: { dtype?: ModelDtype } = {}): Promise<ModelFolder> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw new ModelFolderError(`cannot read the model ${path}: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) return openModelFolder(dirSource(path), opts);
+  const file = resolve(path);
+  // the folder is the file's directory, or the one above it for onnx/<file>
+  const up = basename(dirname(file)) === 'onnx' ? dirname(dirname(file)) : dirname(file);
+  return openModelFolder(dirSource(up), { file: relative(up, file).split(sep).join('/') });
+}
