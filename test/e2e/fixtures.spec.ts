@@ -1,16 +1,20 @@
 // Every fixture in test/fixtures through TapModel in Chromium, on ORT's wasm EP and on its WebGPU EP
 // (SwiftShader): loss, layer inputs x, output gradients dy and per-example weight gradients against torch float64.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
 import { test, expect } from './guard.ts';
 import { REL_TOL, failures, summary, type FixtureResult } from '../support/fixture-check.ts';
+import { checkName, checksOf } from '../support/fixtures.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
 import type { GpuInfo } from './harness.ts';
 
-const fixtures = readdirSync(new URL('../fixtures/', import.meta.url), { withFileTypes: true })
+const FIX = new URL('../fixtures/', import.meta.url);
+/** every model file of every fixture folder (float32, float16 and quantised variants each with their reference) */
+const fixtures = readdirSync(FIX, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
-  .sort();
+  .sort()
+  .flatMap((d) => checksOf(d, JSON.parse(readFileSync(new URL(`${d}/meta.json`, FIX), 'utf8'))).map(checkName));
 
 /** a fixture run (build + session + one batch) takes a few seconds here; the test timeout is the outer watchdog */
 const RUN_MS = 60_000;

@@ -1,5 +1,6 @@
 // Test page logic: exposes window.harness for the Playwright specs (fixture checks on ORT's wasm / WebGPU EPs).
 import { checkFixture, summary, type FixtureResult } from '../support/fixture-check.ts';
+import { checkName, checksOf, loadCheck } from '../support/fixtures.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
 import { checkPipeline, type PipelineCheck } from '../support/pipeline-check.ts';
 import { randomSequences } from '../support/data.ts';
@@ -16,7 +17,7 @@ export interface GpuInfo {
 }
 
 export interface Harness {
-  /** runs test/fixtures/<name> on an EP and returns the error report (plain JSON data) */
+  /** runs test/fixtures/<name> (or <folder>:<check>) on an EP and returns the error report (plain JSON data) */
   runFixture(name: string, ep: ExecutionProvider): Promise<FixtureResult>;
   /** the pipeline's float64-reference checks (test/support/pipeline-check.ts) on one fixture */
   runPipeline(name: string, backend: 'cpu' | 'webgpu'): Promise<PipelineCheck[]>;
@@ -62,10 +63,11 @@ async function fetchText(url: string): Promise<string> {
 const harness = {
   crossOriginIsolated: globalThis.crossOriginIsolated === true,
   async runFixture(name, ep) {
-    if (!/^[\w.-]+$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
-    const dir = `/test/fixtures/${name}`;
-    const [model, data, ref] = await Promise.all([fetchBytes(`${dir}/model.onnx`), fetchText(`${dir}/data.jsonl`), fetchBytes(`${dir}/ref.safetensors`)]);
-    const res = await checkFixture({ name, model, data, ref }, ep);
+    if (!/^[\w.-]+(:[\w.-]+)?$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
+    const folder = name.split(':')[0];
+    const c = checksOf(folder, JSON.parse(await fetchText(`/test/fixtures/${folder}/meta.json`))).find((k) => checkName(k) === name);
+    if (!c) throw new Error(`no fixture check ${name}`);
+    const res = await checkFixture(await loadCheck(c, (p) => fetchBytes(`/test/fixtures/${p}`)), ep);
     say(summary(res));
     return res;
   },
