@@ -14,6 +14,8 @@ export interface LayerInfo {
   dOut: number;
   /** layout of the weight initializer: [d_in, d_out] (MatMul, Gemm transB=0) or [d_out, d_in] (Gemm transB=1) */
   layout: 'in_out' | 'out_in';
+  /** dims of the weight initializer (its gradient has the same) */
+  shape: number[];
   /** forward value holding the layer input x ([..., d_in]) */
   x: string;
   /** forward value holding the layer output y ([..., d_out]) */
@@ -42,7 +44,7 @@ export function findLayers(g: Graph, shapes: ShapeMap, filter?: RegExp): LayerIn
     const dOut = layout === 'in_out' ? c : r;
     const name = n.name || `${n.opType}(${w})`;
     if (filter && !filter.test(name)) continue;
-    layers.push({ name, op: n.opType, weight: w, dIn, dOut, layout, x: a, y, bias: n.opType === 'Gemm' && bias ? bias : undefined });
+    layers.push({ name, op: n.opType, weight: w, dIn, dOut, layout, shape: [...ws.dims], x: a, y, bias: n.opType === 'Gemm' && bias ? bias : undefined });
   }
   const seen = new Set<string>();
   for (const l of layers) {

@@ -82,6 +82,9 @@ export function lmBatch(inputs: ModelInputs, examples: TokenExample[], opts: { p
       const real = t < lengths[b];
       const v = real ? e.input_ids[t] : pad;
       if (!Number.isInteger(v) || v < 0) throw new Error(`example ${JSON.stringify(e.id ?? b)}: input_ids[${t}] = ${v} is not a non-negative integer`);
+      if (inputs.vocab !== undefined && v >= inputs.vocab) {
+        throw new Error(`example ${JSON.stringify(e.id ?? b)}: input_ids[${t}] = ${v} is outside the model's vocabulary (${inputs.vocab} tokens): is the tokenizer the model's?`);
+      }
       ids.push(v);
       mask.push(real ? 1 : 0);
       pos.push(t);
