@@ -116,7 +116,8 @@ export async function checkFixture(input: FixtureInput, ep: ExecutionProvider): 
         // reference holds the example's real rows only
         if (!ref.has(`x/${L}/${i}`)) continue;
         const rows = lt.rows;
-        const len = rows === r.T && r.T > 1 ? r.lengths[i] : rows;
+        const perTok = lt.layer.perToken ?? 0;
+        const len = perTok && rows === r.T * perTok ? r.lengths[i] * perTok : rows;
         const rx = f64(ref, `x/${L}/${i}`, name), rdy = f64(ref, `dy/${L}/${i}`, name);
         if (rx.data.length !== len * dIn || rdy.data.length !== len * dOut) {
           throw new FixtureMismatch(`${name}: ref x/dy of ${L}/${i} have shapes [${rx.shape}] / [${rdy.shape}], expected ${len} rows`);
