@@ -1,9 +1,11 @@
 // Conv and ConvTranspose (1-D, 2-D, 3-D; groups, depthwise, strides, explicit pads, dilations). The two helpers here are shared with
 // the pooling rules and the tapped Conv layers:
-//  - unfold(x): the sliding-window patches of x as a Conv with a one-hot kernel (group = channels), so patch values
-//    are copied exactly: [B, C * K, *out] with channel-major (c, kernel position) order, K = prod(kernel);
-//  - foldBack(patches grad): the adjoint of unfold (col2im) as a ConvTranspose with the same one-hot kernel, cropped
-//    or zero-extended to the input's spatial size.
+//  - unfold(x): the sliding-window patches of x, one strided Slice of the (zero-)padded x per kernel position, so
+//    patch values are copied exactly: [B, C * K, *out] with channel-major (c, kernel position) order,
+//    K = prod(kernel) (a Conv with a one-hot kernel and group = channels would be one op, but onnxruntime's WebGPU EP
+//    computes such grouped Convs wrongly from 4 channels on);
+//  - foldBack(patches grad): the adjoint of unfold (col2im) from the same slices: zeros interleaved for the stride,
+//    shifted to each kernel position, added, cropped or zero-extended to the input's spatial size.
 // Conv's backward is then dX = fold of ConvTranspose(dY, W) (the adjoint of the convolution) and
 // dW = sum over examples and positions of dY (x) unfold(x) per group; dB = dY summed over all axes but 1.
 import { attrInt, attrInts, attrString } from '../../onnx/tensor.ts';
@@ -41,19 +43,29 @@ export function convGeometry(node: NodeProto, kernel: number[], fail: (why: stri
 
 const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
 
-/** [channels * K, 1, *kernel] one-hot kernel: output channel c*K + j copies kernel position j of input channel c. */
-function oneHotKernel(e: Emitter, channels: number, kernel: number[]): string {
-  const K = prod(kernel);
-  const v = new Float32Array(channels * K * K);
-  for (let c = 0; c < channels; c++) for (let j = 0; j < K; j++) v[(c * K + j) * K + j] = 1;
-  return e.known(e.g.addInitializer(`${e.scope}/onehot`, e.floatType, [channels * K, 1, ...kernel], v), [channels * K, 1, ...kernel]);
-}
-
 const geomAttrs = (g: ConvGeometry) => ({ kernel_shape: g.kernel, strides: g.strides, dilations: g.dilations });
+
+const INT64_MAX = 9223372036854775807n;
 
 /** Patches of x [B, C, *spatial]: [B, C * K, *out] (exact copies; `pads` zero-padded). */
 export function unfold(e: Emitter, x: string, channels: number, g: ConvGeometry): string {
-  return e.op('Conv', [x, oneHotKernel(e, channels, g.kernel)], { ...geomAttrs(g), pads: g.pads, group: channels });
+  const axes = Array.from({ length: g.n }, (_, i) => i + 2);
+  const xp = g.pads.some((p) => p !== 0) ? e.op('Pad', [x, e.ints([0, 0, ...g.pads.slice(0, g.n), 0, 0, ...g.pads.slice(g.n)])]) : x;
+  // kernel position kk reads x_pad[kk * d + o * s] for every output o: a slice from kk * d that stops
+  // (k - 1 - kk) * d before the end, with step s
+  const slices: string[] = [];
+  const kk = new Array<number>(g.n).fill(0);
+  for (let j = 0; j < prod(g.kernel); j++) {
+    const starts = kk.map((v, i) => v * g.dilations[i]);
+    const ends = kk.map((v, i) => ((g.kernel[i] - 1 - v) * g.dilations[i] === 0 ? INT64_MAX : -(g.kernel[i] - 1 - v) * g.dilations[i]));
+    slices.push(e.unsqueeze(e.op('Slice', [xp, e.ints(starts), e.ints(ends), e.ints(axes), e.ints(g.strides)]), [2]));
+    for (let i = g.n - 1; i >= 0; i--) {
+      if (++kk[i] < g.kernel[i]) break;
+      kk[i] = 0;
+    }
+  }
+  const stacked = slices.length === 1 ? slices[0] : e.op('Concat', slices, { axis: 2 }); // [B, C, K, *out]
+  return e.reshape(stacked, e.op('Concat', [e.ints([0, channels * prod(g.kernel)]), e.slice(e.shapeOf(stacked), [3], [Infinity], [0])], { axis: 0 }));
 }
 
 /** Spatial axes 2.. of `y` cropped from `begin` and zero-extended at the end to the spatial size of `like`. */
@@ -72,10 +84,48 @@ export function convInputGrad(e: Emitter, dy: string, w: string, x: string, g: C
   return e.known(fitSpatial(e, t, x, g.n, g.pads.slice(0, g.n)), e.dims(x), e.shape(x).elemType);
 }
 
-/** The adjoint of unfold: patch gradients [B, C * K, *out] summed back onto x's positions. */
+/** v with (s - 1) zeros after every element along `axis` (the adjoint of a step-s slice, before placing it). */
+function interleaveZeros(e: Emitter, v: string, axis: number, s: number): string {
+  if (s === 1) return v;
+  const u = e.unsqueeze(v, [axis + 1]);
+  const r = e.rank(v) + 1;
+  const pads = new Array<number>(2 * r).fill(0);
+  pads[r + axis + 1] = s - 1;
+  const shp = e.shapeOf(v);
+  const merged = e.op('Concat', [e.slice(shp, [0], [axis], [0]), e.mul(e.slice(shp, [axis], [axis + 1], [0]), e.ints([s])), e.slice(shp, [axis + 1], [Infinity], [0])], { axis: 0 });
+  // sizes are read at run time; the probe map only needs the rank
+  return e.known(e.reshape(e.op('Pad', [u, e.ints(pads)]), merged), new Array<number>(e.rank(v)).fill(1), e.shape(v).elemType);
+}
+
+/**
+ * The adjoint of unfold: patch gradients [B, C * K, *out] summed back onto x's positions. Each kernel position's
+ * slice is spread with zeros (stride), shifted to its offset, and the K of them added; then x's padding is dropped.
+ */
 export function foldBack(e: Emitter, dPatches: string, x: string, channels: number, g: ConvGeometry): string {
-  const t = e.op('ConvTranspose', [dPatches, oneHotKernel(e, channels, g.kernel)], { ...geomAttrs(g), group: channels });
-  return e.known(fitSpatial(e, t, x, g.n, g.pads.slice(0, g.n)), e.dims(x), e.shape(x).elemType);
+  const K = prod(g.kernel);
+  const outShape = e.slice(e.shapeOf(dPatches), [2], [Infinity], [0]);
+  const d4 = e.reshape(dPatches, e.op('Concat', [e.ints([0, channels, K]), outShape], { axis: 0 })); // [B, C, K, *out]
+  const rank = g.n + 2;
+  const parts: string[] = [];
+  const kk = new Array<number>(g.n).fill(0);
+  for (let j = 0; j < K; j++) {
+    // [B, C, *out]; the probe map only needs its rank (interleaveZeros reads it)
+    let v = e.known(e.op('Gather', [d4, e.int(j)], { axis: 2 }), new Array<number>(rank).fill(1), e.shape(x).elemType);
+    for (let i = 0; i < g.n; i++) v = interleaveZeros(e, v, 2 + i, g.strides[i]);
+    // kernel position kk lands at kk * d + o * s; every part gets the same length (k - 1) * d + out * s
+    const pads = new Array<number>(2 * rank).fill(0);
+    for (let i = 0; i < g.n; i++) {
+      pads[2 + i] = kk[i] * g.dilations[i];
+      pads[rank + 2 + i] = (g.kernel[i] - 1 - kk[i]) * g.dilations[i];
+    }
+    parts.push(pads.some((p) => p !== 0) ? e.op('Pad', [v, e.ints(pads)]) : v);
+    for (let i = g.n - 1; i >= 0; i--) {
+      if (++kk[i] < g.kernel[i]) break;
+      kk[i] = 0;
+    }
+  }
+  const sum = e.sum(parts);
+  return e.known(fitSpatial(e, sum, x, g.n, g.pads.slice(0, g.n)), e.dims(x), e.shape(x).elemType);
 }
 
 /** Geometry of a Conv node from its weight's probe dims. */
