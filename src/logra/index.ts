@@ -171,8 +171,9 @@ export class LograIndex {
           tok.push({
             T: r.T,
             len: r.lengths[b],
-            xp: layers.map((l, i) => r.layers[i].xp!.slice(b * r.T * l.kIn, (b + 1) * r.T * l.kIn)),
-            dp: layers.map((l, i) => r.layers[i].dp!.slice(b * r.T * l.kOut, (b + 1) * r.T * l.kOut)),
+            // rows per example are the tokens for per-token layers (a pooled or image layer has other rows)
+            xp: layers.map((l, i) => r.layers[i].xp!.slice(b * r.layers[i].rows * l.kIn, (b + 1) * r.layers[i].rows * l.kIn)),
+            dp: layers.map((l, i) => r.layers[i].dp!.slice(b * r.layers[i].rows * l.kOut, (b + 1) * r.layers[i].rows * l.kOut)),
           });
         }
       }
@@ -284,6 +285,8 @@ export class LograIndex {
         const r = rowOf.get(item.index)!;
         const out = new Array<number>(t.len).fill(0);
         layers.forEach((l, i) => {
+          // only layers whose rows are the tokens have per-token shares (not a pooled head or an image Conv)
+          if (this.model?.layers[i]?.perToken !== 1) return;
           const k = l.kIn * l.kOut;
           const M = pre[i].subarray(r * k, (r + 1) * k); // [kOut, kIn]
           for (let s = 0; s < t.len; s++) {
