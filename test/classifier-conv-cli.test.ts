@@ -3,7 +3,7 @@
 // WordPiece tokenizer, Conv gradients come out nested in the [C_out, C_in/groups, kh, kw] layout, and weight-bearing
 // ops that cannot be tapped are named in one line.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
+import { logra } from './support/cli.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,13 +22,6 @@ const FIX = join(root, 'test/fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'logra-cls-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function logra(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('node', ['bin/logra.js', ...args], { cwd: root, timeout: 180_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** worst relative error of a grads.json against a fixture's reference (every example the reference has) */
 function gradsError(out: string, refPath: string): { worst: number; task: string; shapes: number[][] } {

@@ -3,7 +3,7 @@
 // from torch's per-example gradients of the completion-only loss. Deno (test/deno/folder-e2e.test.ts) and Chromium
 // (test/e2e/folder-e2e.spec.ts) run the same check.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
+import { logra } from './support/cli.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,13 +17,6 @@ const FOLDER = join(root, 'test/fixtures/llama_folder');
 const tmp = mkdtempSync(join(tmpdir(), 'logra-e2e-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function logra(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('node', ['bin/logra.js', ...args], { cwd: root, timeout: 180_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('a Llama-style model folder with tokenizer.json and prompt/completion data, end to end (Node)', () => {
   it('API: engine.loadModelFrom(dir) -> log -> fit -> query equals the float64 references; each example ranks itself first', async () => {
