@@ -1,11 +1,21 @@
-// Model folders and single .onnx files on disk (Node and Deno, through node:fs): the FileSource of model-folder.ts
-// for a directory, and the one entry point the CLI's --model uses for a folder or a file.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+// Model folders and single .onnx files on disk (Node and Deno): the FileSource of model-folder.ts for a directory, and
+// the one entry point the CLI's --model and engine.loadModelFrom(dir) use for a folder or a file. node:fs and
+// node:path come from process.getBuiltinModule when a directory is read, so this module imports nothing of Node's and
+// bundles for the browser as it is (where only URLs are loaded).
 import { openModelFolder, ModelFolderError, type FileSource, type ModelDtype, type ModelFolder } from './model-folder.ts';
+
+type Fs = typeof import('node:fs/promises');
+type Path = typeof import('node:path');
+
+function nodeModules(): { fs: Fs; path: Path } {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (!get) throw new ModelFolderError('reading a model folder from a directory needs Node (20.16 or newer) or Deno; in a browser, load it by URL');
+  return { fs: get('node:fs/promises') as Fs, path: get('node:path') as Path };
+}
 
 /** Files of a directory (two levels: the folder and onnx/), read on demand. */
 export function dirSource(dir: string): FileSource {
+  const { fs: { readFile, readdir }, path: { join, relative, resolve, sep } } = nodeModules();
   const root = resolve(dir);
   return {
     location: root,
@@ -39,6 +49,7 @@ export function dirSource(dir: string): FileSource {
  * data and a tokenizer.json beside it or in the folder above are found the same way).
  */
 export async function openModelPath(path: string, opts: { dtype?: ModelDtype } = {}): Promise<ModelFolder> {
+  const { fs: { stat }, path: { basename, dirname, relative, resolve, sep } } = nodeModules();
   let st;
   try {
     st = await stat(path);

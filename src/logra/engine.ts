@@ -10,6 +10,7 @@
 import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
 import { runtimeKind, type ExecutionProvider } from '../runtime/ort.ts';
 import { openModelFolder, taskFromConfig, urlSource, type ModelDtype, type ModelFolder } from '../io/model-folder.ts';
+import { openModelPath } from '../io/model-folder-fs.ts';
 import type { LogStore } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import { LoadedModel, type LoadModelOptions } from './model.ts';
@@ -55,9 +56,6 @@ export class Engine {
       const m = /^(.*?)((?:onnx\/)?[^/]+\.onnx)$/.exec(s);
       folder = await openModelFolder(urlSource(m ? m[1] : s), { dtype: opts.dtype, file: m?.[2] });
     } else {
-      // node:fs lives in its own module, loaded only here so that browser bundles never see it
-      const fsModule = '../io/model-folder-fs.ts';
-      const { openModelPath } = (await import(/* @vite-ignore */ fsModule)) as typeof import('../io/model-folder-fs.ts');
       folder = await openModelPath(s, { dtype: opts.dtype });
     }
     return this.loadModelFolder(folder, opts);

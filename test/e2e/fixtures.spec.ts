@@ -54,9 +54,16 @@ test('the harness page is cross-origin isolated and has a WebGPU adapter', async
   test.info().annotations.push({ type: 'adapter', description: JSON.stringify(gpu) });
 });
 
+/**
+ * On SwiftShader's WebGPU (~30 s a check here) a multi-variant folder runs its first (float32) check only: the float16
+ * and quantised files become the same float32 graph at load, so they add no op the EP has not run. ORT wasm here, and
+ * Deno's WebGPU adapter, run every variant.
+ */
+const firstChecks = new Set([...metas.keys()].map((d) => checkName(checksOf(d, metas.get(d))[0])));
+
 for (const ep of ['wasm', 'webgpu'] as const) {
   test.describe(`ORT ${ep}`, () => {
-    for (const name of fixtures) {
+    for (const name of fixtures.filter((f) => ep === 'wasm' || firstChecks.has(f))) {
       test(`${name}: loss, x, dy and per-example weight grads match torch to ${tolFor(name, ep)}`, async ({ page }) => {
         await openHarness(page);
         const res = await runFixture(page, name, ep);
