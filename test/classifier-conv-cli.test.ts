@@ -22,7 +22,6 @@ const FIX = join(root, 'test/fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'logra-cls-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 /** worst relative error of a grads.json against a fixture's reference (every example the reference has) */
 function gradsError(out: string, refPath: string): { worst: number; task: string; shapes: number[][] } {
   const res = JSON.parse(readFileSync(out, 'utf8'));

@@ -17,7 +17,6 @@ const FOLDER = join(root, 'test/fixtures/llama_folder');
 const tmp = mkdtempSync(join(tmpdir(), 'logra-e2e-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 describe('a Llama-style model folder with tokenizer.json and prompt/completion data, end to end (Node)', () => {
   it('API: engine.loadModelFrom(dir) -> log -> fit -> query equals the float64 references; each example ranks itself first', async () => {
     const engine = await createEngine({ backend: 'cpu' });

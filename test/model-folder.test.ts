@@ -16,7 +16,6 @@ const FOLDER = join(root, 'test/fixtures/llama_folder');
 const tmp = mkdtempSync(join(tmpdir(), 'logra-folder-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 describe('opening model folders', () => {
   it('prefers float32 (weights in onnx/model.onnx_data), then float16, then 8-bit, then 4-bit, and says which', async () => {
     const dir = join(tmp, 'pick');
