@@ -10,7 +10,7 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   // per-test watchdog (a WGSL infinite loop hangs SwiftShader silently) and one for the whole run
   timeout: 90_000,
-  globalTimeout: 10 * 60_000,
+  globalTimeout: 20 * 60_000,
   expect: { timeout: 10_000 },
   // 2 cores: the tests are CPU-bound (ORT wasm threads, SwiftShader), parallel workers only fight over them
   workers: 1,

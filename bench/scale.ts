@@ -51,7 +51,7 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<{ markdown: s
   const vocab = o.vocab ?? 50257;
   const train = randomSequences(N, vocab, T, T, 21, 't');
   const queries = randomSequences(Q, vocab, T, T, 22, 'q');
-  const model = await step('load model', async () => engine.loadModel(await o.model(), { source: 'model.onnx', reload: o.model }), (m) => `${m.layers.length} linear layers, model runs on ${engine.ep}`);
+  const model = await step('load model', async () => engine.loadModel(await o.model(), { source: 'model.onnx', reload: async () => ({ bytes: await o.model() }) }), (m) => `${m.layers.length} linear layers, model runs on ${engine.ep}`);
   const store = o.store?.() ?? new MemoryStore('scale');
   const index = await step(`log ${N} x ${T} tokens, k ${K}x${K}`, () => engine.log(model, train, { store, kIn: K, kOut: K, hessian: 'raw', dtype: 'f16' }), (ix) => `rows of ${ix.manifest.cols.toLocaleString('en-US')} values`);
   steps[steps.length - 1].note = `${((N * T) / steps[steps.length - 1].s).toFixed(1)} tokens/s; ${steps[steps.length - 1].note}`;

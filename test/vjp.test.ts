@@ -419,6 +419,49 @@ const CASES: GradCase[] = [
     },
   },
 
+  // ---- Conv (input, weight and bias), pooling, BatchNormalization, Resize, Clip
+  ...([
+    ['2-D 3x3 pads 1', [2, 3, 5, 5], [4, 3, 3, 3], {}],
+    ['2-D stride 2, asymmetric pads, dilation 2', [1, 2, 7, 6], [3, 2, 2, 3], { strides: [2, 2], pads: [1, 0, 2, 1], dilations: [2, 1] }],
+    ['2-D groups 2', [2, 4, 4, 4], [6, 2, 3, 3], { group: 2, pads: [1, 1, 1, 1] }],
+    ['2-D depthwise (groups = channels) stride 2', [1, 3, 6, 6], [3, 1, 3, 3], { group: 3, strides: [2, 2], pads: [1, 1, 1, 1] }],
+    ['1-D k3 pads 1', [2, 3, 7], [5, 3, 3], { pads: [1, 1] }],
+    ['1-D stride 2 dilation 2 groups 3', [1, 6, 9], [3, 2, 2], { strides: [2], dilations: [2], group: 3, pads: [0, 1] }],
+    ['2-D auto_pad SAME_UPPER', [1, 2, 5, 4], [2, 2, 2, 3], { auto_pad: 'SAME_UPPER' }],
+  ] as const).map(([name, xd, wd, attrs]): GradCase => ({
+    name: `Conv ${name}`,
+    inputs: [inp('x', [...xd]), inp('w', [...wd]), inp('b', [wd[0]])],
+    build: (b) => b.op('Tanh', [b.op('Conv', ['x', 'w', 'b'], { ...(attrs as Record<string, number[] | string | number>), kernel_shape: [...wd.slice(2)] })]),
+  })),
+  { name: 'ConvTranspose 2-D stride 2, pads, output_padding, bias', inputs: [inp('x', [2, 4, 3, 3]), inp('w', [4, 3, 3, 3]), inp('b', [3])], build: (b) => b.op('Tanh', [b.op('ConvTranspose', ['x', 'w', 'b'], { strides: [2, 2], pads: [1, 0, 1, 1], output_padding: [1, 0], kernel_shape: [3, 3] })]) },
+  { name: 'ConvTranspose 1-D groups 2 dilation 2', inputs: [inp('x', [1, 4, 5]), inp('w', [4, 3, 2])], build: (b) => b.op('ConvTranspose', ['x', 'w'], { group: 2, dilations: [2], pads: [1, 0] }) },
+  { name: 'Conv after a MatMul (a Conv whose input is differentiated)', inputs: [inp('x', [2, 5, 3]), inp('w', [3, 4])], build: (b) => b.op('Conv', [b.op('Transpose', [b.op('MatMul', ['x', 'w'])], { perm: [0, 2, 1] }), b.randn([2, 4, 3])], { pads: [1, 1] }) },
+  ...([
+    ['2-D 2x2 stride 2', [2, 3, 4, 4], { kernel_shape: [2, 2], strides: [2, 2] }],
+    ['2-D 3x3 stride 1 pads 1', [1, 2, 4, 5], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }],
+    ['2-D 3x3 stride 2 ceil_mode', [1, 2, 6, 6], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }],
+    ['2-D dilation 2', [1, 1, 6, 6], { kernel_shape: [2, 2], dilations: [2, 2] }],
+    ['1-D 3 stride 2 pads 1', [2, 3, 8], { kernel_shape: [3], strides: [2], pads: [1, 1] }],
+  ] as const).map(([name, xd, attrs]): GradCase => ({ name: `MaxPool ${name}`, inputs: [inp('x', [...xd])], build: (b) => b.op('MaxPool', ['x'], attrs as unknown as Record<string, number[] | number>) })),
+  ...([
+    ['2-D 2x2 stride 2', [2, 3, 4, 4], { kernel_shape: [2, 2], strides: [2, 2] }],
+    ['2-D 3x3 pads 1 count_include_pad 0', [1, 2, 4, 5], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }],
+    ['2-D 3x3 pads 1 count_include_pad 1', [1, 2, 4, 5], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }],
+    ['1-D 2 stride 1', [2, 3, 5], { kernel_shape: [2] }],
+  ] as const).map(([name, xd, attrs]): GradCase => ({ name: `AveragePool ${name}`, inputs: [inp('x', [...xd])], build: (b) => b.op('AveragePool', ['x'], attrs as unknown as Record<string, number[] | number>) })),
+  { name: 'GlobalAveragePool 2-D', inputs: [inp('x', [2, 3, 4, 5])], build: (b) => b.op('GlobalAveragePool', ['x']) },
+  { name: 'GlobalMaxPool 1-D', inputs: [inp('x', [2, 3, 6])], build: (b) => b.op('GlobalMaxPool', ['x']) },
+  {
+    name: 'BatchNormalization inference (x, scale, bias)',
+    inputs: [inp('x', [2, 3, 4, 2]), inp('s', [3]), inp('bias', [3])],
+    build: (b) => b.op('BatchNormalization', ['x', 's', 'bias', b.floats([3], [0.1, -0.2, 0.3]), b.floats([3], [1.5, 0.5, 2])], { epsilon: { float: 1e-3 } }),
+  },
+  { name: 'BatchNormalization 1-D input [B, C, L]', inputs: [inp('x', [2, 4, 3])], build: (b) => b.op('Tanh', [b.op('BatchNormalization', ['x', b.randn([4]), b.randn([4]), b.randn([4]), b.floats([4], [1, 2, 0.5, 3])])]) },
+  { name: 'Resize nearest x2 (asymmetric, floor: torch interpolate)', inputs: [inp('x', [1, 2, 3, 2])], build: (b) => b.op('Mul', [b.op('Resize', ['x', '', b.floats([4], [1, 1, 2, 2])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }), b.randn([1, 2, 6, 4])]) },
+  { name: 'Resize nearest x(1,1,3,2) by sizes (half_pixel, round_prefer_floor)', inputs: [inp('x', [1, 1, 2, 3])], build: (b) => b.op('Mul', [b.op('Resize', ['x', '', '', b.ints([1, 1, 6, 6])], { mode: 'nearest' }), b.randn([1, 1, 6, 6])]) },
+  { name: 'Clip min and max (ReLU6-like)', inputs: [inp('x', [3, 5], { dist: 'nonzero' })], build: (b) => b.op('Clip', [b.op('Mul', ['x', b.scalar(4)]), b.scalar(-1), b.scalar(3)]) },
+  { name: 'Clip max only', inputs: [inp('x', [4, 3], { dist: 'nonzero' })], build: (b) => b.op('Clip', ['x', '', b.scalar(0.5)]) },
+
   // ---- composites: gradient accumulation across several consumers
   {
     name: 'composite: x*x + exp(x) - tanh(x) (one value, four uses)',

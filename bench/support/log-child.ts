@@ -21,7 +21,7 @@ const tokens = examples.reduce((a, e) => a + e.input_ids.length, 0);
 const engine = await createEngine({ backend: 'cpu', ep, threads, kernels: { cpuRuntime: ep === 'wasm' ? 'wasm' : 'native' } });
 let t = performance.now();
 const buf = readFileSync(modelPath);
-const model = await engine.loadModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { source: modelPath, reload: async () => new Uint8Array(readFileSync(modelPath)) });
+const model = await engine.loadModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { source: modelPath, reload: async () => ({ bytes: new Uint8Array(readFileSync(modelPath)) }) });
 const loadS = (performance.now() - t) / 1000;
 const c0 = cpu();
 t = performance.now();

@@ -11,6 +11,9 @@ import { elementwiseRules } from './rules/elementwise.ts';
 import { reduceRules } from './rules/reduce.ts';
 import { normalizationRules } from './rules/normalization.ts';
 import { shapeRules } from './rules/shape.ts';
+import { convRules } from './rules/conv.ts';
+import { poolRules } from './rules/pool.ts';
+import { resizeRules } from './rules/resize.ts';
 
 /** The one table of backward rules, keyed by op type (ai.onnx domain). */
 export const VJP_RULES: RuleTable = {
@@ -19,6 +22,9 @@ export const VJP_RULES: RuleTable = {
   ...reduceRules,
   ...normalizationRules,
   ...shapeRules,
+  ...convRules,
+  ...poolRules,
+  ...resizeRules,
 };
 
 export const SUPPORTED_OPS: string[] = Object.keys(VJP_RULES).sort();

@@ -1,12 +1,17 @@
 // What a model's graph inputs mean, by the names exporters give them (torch.onnx, HF Optimum, transformers.js).
 import { valueInfoShape, type Graph } from '../onnx/graph.ts';
-import { DataType, dataTypeName } from '../onnx/tensor.ts';
+import { DataType, dataTypeName, dimsOf } from '../onnx/tensor.ts';
 import { ModelStructureError } from './errors.ts';
 
-export type Task = 'causal-lm' | 'classification';
+export type Task = 'causal-lm' | 'classification' | 'regression';
 
-/** Names of the inputs the augmented model adds: the loss mask [B, T] (causal LM) and labels [B] (classifier). */
+/**
+ * Names of the inputs the augmented model adds: the loss mask [B, T] (1 for real tokens: causal LMs and token-id
+ * classifiers), the target mask [B, T] (causal LM: 1 for tokens whose prediction is in the loss, e.g. a completion's
+ * tokens; the real-token mask when all are) and labels [B] (classifier: int64; regression: float32).
+ */
 export const LOSS_MASK = 'logra_loss_mask';
+export const TARGET_MASK = 'logra_target_mask';
 export const LABELS = 'logra_labels';
 
 export interface ModelInputs {
@@ -14,6 +19,8 @@ export interface ModelInputs {
   ids?: string;
   /** declared dims of the ids input (numbers where the export fixed them) */
   idsDims?: (number | string | undefined)[];
+  /** rows of the embedding table the ids index (when a Gather reads them from an initializer) */
+  vocab?: number;
   attentionMask?: string;
   positionIds?: string;
   tokenTypeIds?: string;
@@ -26,6 +33,17 @@ export interface ModelInputs {
 }
 
 const IDS = ['input_ids', 'input', 'ids', 'tokens'];
+
+/** Rows of the initializer a Gather indexes with `ids` (directly or through a Cast): the vocabulary size. */
+function embeddingRows(g: Graph, ids: string): number | undefined {
+  const uses = g.consumers(ids).flatMap((n) => (n.opType === 'Cast' ? g.consumers(n.output![0]) : [n]));
+  for (const n of uses) {
+    if (n.opType !== 'Gather' || (n.domain ?? '') !== '') continue;
+    const t = g.initializer(n.input![0]);
+    if (t?.dims?.length === 2) return dimsOf(t)[0];
+  }
+  return undefined;
+}
 
 export function describeInputs(g: Graph): ModelInputs {
   const res: ModelInputs = { past: [], types: new Map() };
@@ -55,5 +73,6 @@ export function describeInputs(g: Graph): ModelInputs {
     );
   }
   if (!res.ids && !res.features) throw new ModelStructureError('the model has no input_ids and no float feature input');
+  if (res.ids) res.vocab = embeddingRows(g, res.ids);
   return res;
 }

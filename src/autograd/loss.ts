@@ -3,7 +3,7 @@
 // pass. Only ops that onnxruntime-web runs on WebGPU are used (ReduceLogSumExp rather than LogSoftmax).
 import { DataType } from '../onnx/tensor.ts';
 import type { Emitter } from './emit.ts';
-import { LOSS_MASK, LABELS, type ModelInputs, type Task } from './inputs.ts';
+import { LOSS_MASK, LABELS, TARGET_MASK, type ModelInputs, type Task } from './inputs.ts';
 
 export type Reduction = 'sum' | 'mean';
 
@@ -22,8 +22,10 @@ function minusTarget(e: Emitter, p: string, idx: string, axis: number, scale?: s
 }
 
 /**
- * Causal LM: loss_b = sum_{t < T-1} w_{b,t} CE(logits[b,t], ids[b,t+1]), w_{b,t} = m_{b,t} m_{b,t+1} with m the
- * loss-mask input (1 for real tokens, 0 for right padding). reduction 'mean' divides by sum_t w_{b,t}.
+ * Causal LM: loss_b = sum_{t < T-1} w_{b,t} CE(logits[b,t], ids[b,t+1]), w_{b,t} = m_{b,t} c_{b,t+1} with m the
+ * loss-mask input (1 for real tokens, 0 for right padding) and c the target-mask input (1 where token t+1 is a
+ * target: every real token for plain text, the completion's tokens for prompt/completion data, the assistant's for
+ * chats). reduction 'mean' divides by sum_t w_{b,t}.
  * Memory: the [B, T, V] logits are the largest values of a language model's graph (50k-token vocabularies), so the
  * head works on them in place of a shifted copy (the last position gets a dummy target and weight 0) and builds the
  * seed without a one-hot: d = softmax * w, then the target entries replaced by (p_target - 1) w (ScatterElements):
@@ -31,6 +33,7 @@ function minusTarget(e: Emitter, p: string, idx: string, axis: number, scale?: s
  */
 export function causalLmHead(e: Emitter, logits: string, ids: string, reduction: Reduction): LossHead {
   e.g.addInput(LOSS_MASK, DataType.FLOAT, ['batch', 'sequence']);
+  e.g.addInput(TARGET_MASK, DataType.FLOAT, ['batch', 'sequence']);
   // view the logits as [B, T, V] whatever the exporter did ([B*T, V] also occurs)
   const l3 = e.reshape(logits, e.op('Concat', [e.shapeOf(ids), e.ints([-1])], { axis: 0 }));
   const ids64 = e.cast(ids, DataType.INT64);
@@ -38,7 +41,7 @@ export function causalLmHead(e: Emitter, logits: string, ids: string, reduction:
   // targets ids[t+1], the last position a dummy 0 (weight 0)
   const tgt = e.op('Concat', [e.slice(ids64, [1], [Infinity], [1]), e.sub(first, first)], { axis: 1 }); // [B, T]
   const m = LOSS_MASK;
-  const w = e.op('Concat', [e.mul(e.slice(m, [0], [-1], [1]), e.slice(m, [1], [Infinity], [1])), e.mul(e.slice(m, [0], [1], [1]), e.scalar(0))], { axis: 1 }); // [B, T]
+  const w = e.op('Concat', [e.mul(e.slice(m, [0], [-1], [1]), e.slice(TARGET_MASK, [1], [Infinity], [1])), e.mul(e.slice(m, [0], [1], [1]), e.scalar(0))], { axis: 1 }); // [B, T]
   const idx = e.unsqueeze(tgt, [2]); // [B, T, 1]
   const lse = e.reduce('ReduceLogSumExp', l3, [2], true); // [B, T, 1]
   const picked = e.op('GatherElements', [l3, idx], { axis: 2 }); // [B, T, 1]
@@ -68,9 +71,25 @@ export function classificationHead(e: Emitter, logits: string): LossHead {
   return { loss, dlogits };
 }
 
-/** The task a model's inputs and logits call for: token ids with logits [B, T, V] (or wider) -> causal LM. */
-export function inferTask(inputs: ModelInputs, logitRank: number): Task {
-  return inputs.ids && logitRank >= 3 ? 'causal-lm' : 'classification';
+/** Regression (a 1-output head, as transformers with num_labels = 1): loss_b = (y_b - label_b)^2, logits [B, 1] or [B]. */
+export function regressionHead(e: Emitter, logits: string): LossHead {
+  e.g.addInput(LABELS, DataType.FLOAT, ['batch']);
+  const d = e.dims(logits);
+  if (!(d.length === 1 || (d.length === 2 && d[1] === 1))) throw new Error(`regression expects logits [batch, 1]; ${logits} has dims [${d}]`);
+  const diff = e.sub(e.reshape(logits, e.ints([-1])), LABELS); // [B]
+  const loss = e.mul(diff, diff);
+  const dlogits = e.known(e.reshapeLike(e.scale(diff, 2), logits), d, e.shape(logits).elemType);
+  return { loss, dlogits };
+}
+
+/**
+ * The task a model's inputs and logits call for: token ids with logits [B, T, V] (or wider) -> causal LM; logits
+ * [B, 1] -> regression; other [B, C] -> classification (token-id classifiers such as BERT included).
+ */
+export function inferTask(inputs: ModelInputs, logitRank: number, logitDims?: number[]): Task {
+  if (inputs.ids && logitRank >= 3) return 'causal-lm';
+  if (logitDims && logitRank === 2 && logitDims[1] === 1) return 'regression';
+  return 'classification';
 }
 
 /** The loss head of a task (causal LM needs the ids input). */
@@ -79,5 +98,5 @@ export function lossHeadFor(e: Emitter, task: Task, logits: string, inputs: Mode
     if (!inputs.ids) throw new Error('task causal-lm needs an integer input named input_ids');
     return causalLmHead(e, logits, inputs.ids, reduction);
   }
-  return classificationHead(e, logits);
+  return task === 'regression' ? regressionHead(e, logits) : classificationHead(e, logits);
 }

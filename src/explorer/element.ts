@@ -57,7 +57,7 @@ export interface ExplorerResult {
   query: { text: string; promptTokens: number; tokens: string[]; ids: number[]; truncated: boolean };
   layerNames: string[];
   items: ExplorerResultItem[];
-  /** the query's loss (nats, summed over predicted tokens) */
+  /** the query's loss (nats, summed over the predicted completion tokens; over every token for a prompt alone) */
   loss: number;
 }
 
@@ -172,7 +172,7 @@ export class InfluenceExplorer extends Base {
   private rowsById = new Map<string, CorpusRow>();
   private index?: LograIndex;
   private last?: Generated;
-  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean };
+  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean; targetMask?: number[] };
   private lastResult?: ExplorerResult;
   private selected = 0;
   private busy = false;
@@ -640,7 +640,11 @@ export class InfluenceExplorer extends Base {
       this.showError('query', e);
       throw e;
     }
-    this.lastQuery = { ids, promptTokens: 1 + g.promptIds.length, text: prompt + tok.decode(g.completion), truncated };
+    const promptTokens = 1 + g.promptIds.length;
+    // with a completion, the query's loss (so its gradient and every score) covers the completion's tokens only, as
+    // prompt/completion training data does; a prompt alone is attributed on all of its tokens
+    const targetMask = !fresh && ids.length > promptTokens ? ids.map((_, i) => (i >= promptTokens ? 1 : 0)) : undefined;
+    this.lastQuery = { ids, promptTokens, text: prompt + tok.decode(g.completion), truncated, targetMask };
     return this.runQuery();
   }
 
@@ -652,7 +656,7 @@ export class InfluenceExplorer extends Base {
     this.progress('query', 0, 0, 'computing the query gradient…');
     const t0 = performance.now();
     try {
-      const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids }], {
+      const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids, ...(q.targetMask ? { target_mask: q.targetMask } : {}) }], {
         topK: this.topK,
         mode,
         perLayer: true,

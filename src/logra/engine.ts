@@ -8,8 +8,10 @@
 // Model runs (taps, in-graph projection) go through onnxruntime-web (wasm by default, or its WebGPU EP); the linear
 // algebra after them (covariances, eigensolvers, Cholesky, scoring) runs on the kernel backend (WGSL or CPU).
 import { createBackend, type BackendChoice, type KernelBackend, type CreateBackendOptions } from '../kernels/backend.ts';
-import { resolveEp, type ExecutionProvider, type ExecutionProviderChoice } from '../runtime/ort.ts';
+import { resolveEp, runtimeKind, type ExecutionProvider, type ExecutionProviderChoice } from '../runtime/ort.ts';
 import { configureOnnxRuntime } from '../runtime/ort-config.ts';
+import { openModelFolder, taskFromConfig, urlSource, type ModelDtype, type ModelFolder } from '../io/model-folder.ts';
+import { openModelPath } from '../io/model-folder-fs.ts';
 import type { LogStore } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import { LoadedModel, type LoadModelOptions } from './model.ts';
@@ -42,6 +44,43 @@ export class Engine {
   /** Decodes the model, finds its linear layers, builds the augmented graph and its session. */
   loadModel(onnxBytes: Uint8Array, opts: LoadModelOptions = {}): Promise<LoadedModel> {
     return LoadedModel.load(onnxBytes, { ...opts, ep: this.ep, device: this.ep === 'webgpu' ? this.device : undefined });
+  }
+
+  /**
+   * Loads a model folder as transformers.js / Optimum publish them (config.json, tokenizer.json, onnx/model*.onnx and
+   * external data): from a URL (fetched; relative URLs resolve against the page in a browser) or, in Node and Deno,
+   * a directory path. A path or URL ending in .onnx loads that file (its external data and tokenizer are found
+   * beside it). The float32 file is used when present, else float16, else 8-bit, else 4-bit (`dtype` picks one);
+   * `model.notes` says which, `model.tokenizer` turns text into examples.
+   */
+  async loadModelFrom(location: string | URL, opts: LoadModelOptions & { dtype?: ModelDtype } = {}): Promise<LoadedModel> {
+    const s = String(location);
+    const isUrl = location instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || runtimeKind() === 'browser';
+    let folder: ModelFolder;
+    if (isUrl) {
+      const m = /^(.*?)((?:onnx\/)?[^/]+\.onnx)$/.exec(s);
+      folder = await openModelFolder(urlSource(m ? m[1] : s), { dtype: opts.dtype, file: m?.[2] });
+    } else {
+      folder = await openModelPath(s, { dtype: opts.dtype });
+      // a folder on disk is read again when a further session is needed: the model keeps no copy of its files
+      opts = { reload: async () => openModelPath(s, { dtype: opts.dtype }).then((f) => ({ bytes: f.onnx, externalData: f.externalData })), ...opts };
+    }
+    return this.loadModelFolder(folder, opts);
+  }
+
+  /** Loads an opened model folder (see loadModelFrom); the folder's tokenizer and config come with the model. */
+  async loadModelFolder(folder: ModelFolder, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+    const model = await this.loadModel(folder.onnx, {
+      task: taskFromConfig(folder.config),
+      padId: folder.padId,
+      ...opts,
+      externalData: folder.externalData,
+      source: opts.source ?? `${folder.location}/${folder.file}`,
+    });
+    model.notes = [...folder.notes, ...model.notes];
+    model.tokenizer = folder.tokenizer;
+    model.config = folder.config;
+    return model;
   }
 
   /** Logs projected per-example gradients of `examples` into opts.store (resuming what it already holds). */

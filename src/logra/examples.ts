@@ -129,27 +129,40 @@ export function graphLimits(proto: ModelProto): ModelLimits {
 }
 
 /** What is wrong with an example for this model, or undefined. */
-function problemOf(e: Example, task: string, lim: ModelLimits): string | undefined {
-  if (task === 'causal-lm') {
-    if (!isLmExample(e)) return 'has no input_ids (this model is a causal LM)';
-    const ids = e.input_ids;
-    if (ids.length === 0) return 'has no tokens';
-    for (let t = 0; t < ids.length; t++) {
-      const v = ids[t];
-      if (!Number.isInteger(v) || v < 0) return `input_ids[${t}] = ${v} is not a token id (a non-negative integer)`;
-      if (lim.vocab !== undefined && v >= lim.vocab) return `token id ${v} at position ${t} is outside the model's vocabulary of ${lim.vocab} (ids 0-${lim.vocab - 1}): tokenize with the model's own tokenizer`;
-    }
-    if (lim.context !== undefined && ids.length > lim.context) return `has ${ids.length} tokens, the model's context holds ${lim.context}: pass --max-len ${lim.context} (the API: truncate input_ids) or shorten the example`;
-    return undefined;
+/** What is wrong with a token sequence for this model, or undefined. */
+function tokenProblem(ids: number[], lim: ModelLimits): string | undefined {
+  if (ids.length === 0) return 'has no tokens';
+  for (let t = 0; t < ids.length; t++) {
+    const v = ids[t];
+    if (!Number.isInteger(v) || v < 0) return `input_ids[${t}] = ${v} is not a token id (a non-negative integer)`;
+    if (lim.vocab !== undefined && v >= lim.vocab) return `token id ${v} at position ${t} is outside the model's vocabulary of ${lim.vocab} (ids 0-${lim.vocab - 1}): tokenize with the model's own tokenizer`;
   }
-  if (isLmExample(e)) return 'has input_ids, but this model is a classifier (it needs "input" and "label")';
+  if (lim.context !== undefined && ids.length > lim.context) return `has ${ids.length} tokens, the model's context holds ${lim.context}: pass --max-len ${lim.context} (the API: truncate input_ids) or shorten the example`;
+  return undefined;
+}
+
+/** What is wrong with a classification / regression target, or undefined. */
+function labelProblem(label: unknown, task: string, lim: ModelLimits): string | undefined {
+  if (task === 'regression') return typeof label === 'number' && Number.isFinite(Math.fround(label)) ? undefined : `label ${JSON.stringify(label)} is not a finite number (this model is a regressor)`;
+  if (!Number.isInteger(label) || (label as number) < 0) return `label ${JSON.stringify(label)} is not a class index (a non-negative integer)`;
+  if (lim.classes !== undefined && (label as number) >= lim.classes) return `label ${label} is outside the model's ${lim.classes} classes (labels 0-${lim.classes - 1})`;
+  return undefined;
+}
+
+/** What is wrong with an example for this model, or undefined. */
+function problemOf(e: Example, task: string, lim: ModelLimits): string | undefined {
+  if (task === 'causal-lm') return isLmExample(e) ? tokenProblem(e.input_ids, lim) : 'has no input_ids (this model is a causal LM)';
+  // classifiers and regressors: token ids (BERT-style) or one float input (MLPs, CNNs)
+  const label = (e as { label?: unknown }).label;
+  if (isLmExample(e)) {
+    if (lim.features !== undefined) return 'has input_ids, but this model takes one float input (it needs "input" and "label")';
+    return tokenProblem(e.input_ids, lim) ?? labelProblem(label, task, lim);
+  }
   if (!Array.isArray(e.input)) return 'has no "input" array';
   if (lim.features !== undefined && e.input.length !== lim.features) return `has ${e.input.length} input values, the model takes ${lim.features}`;
   const bad = e.input.findIndex((x) => !Number.isFinite(Math.fround(x)));
   if (bad >= 0) return `input[${bad}] = ${e.input[bad]} is not finite in float32 (|x| <= 3.4e38), which the model computes in`;
-  if (!Number.isInteger(e.label) || e.label < 0) return `label ${JSON.stringify(e.label)} is not a class index (a non-negative integer)`;
-  if (lim.classes !== undefined && e.label >= lim.classes) return `label ${e.label} is outside the model's ${lim.classes} classes (labels 0-${lim.classes - 1})`;
-  return undefined;
+  return labelProblem(label, task, lim);
 }
 
 /** Checks every example against the model before anything runs; names up to 10 that fail (id, line, what to do). */

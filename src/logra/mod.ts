@@ -8,3 +8,9 @@ export { LayerPreconditioner, type PreconditionerForm } from './precondition.ts'
 export { DataError } from './log.ts';
 export { ProjectionError, encodeProjections, decodeProjections, identityProjections, randomProjections, pcaProjections, type Projections } from './projections.ts';
 export * from './types.ts';
+// models and data as users have them: model folders (URLs; directories through src/io/model-folder-fs.ts in Node and
+// Deno), JSONL examples, Hugging Face tokenizers
+export { openModelFolder, urlSource, ModelFolderError, MODEL_DTYPES, type ModelDtype, type ModelFolder, type FileSource } from '../io/model-folder.ts';
+export { parseJsonl, DataFormatError, type JsonlOptions } from '../io/jsonl.ts';
+export { HfTokenizer, parseTokenizer, byteBpeToTokenizerJson } from '../tokenizer/hf.ts';
+export type { TextTokenizer, ChatMessage } from '../tokenizer/text.ts';

@@ -27,6 +27,8 @@ export interface QueryTokens {
 
 /** Projected gradients of a batch of queries (LograIndex.queryGradients), to score once or many times. */
 export interface QueryGradients {
+  /** per layer: whether its rows are the tokens (only those have per-token shares: not a pooled head or an image Conv) */
+  perTokenLayers: boolean[];
   /** the queries' ids */
   ids: string[];
   /** per layer [q, k] */
@@ -60,7 +62,7 @@ export async function queryGradients(tm: TapModel, layers: IndexLayer[], queries
       }
     }
   }
-  return { ids: queries.map((e) => e.id), rows, tokens, losses };
+  return { ids: queries.map((e) => e.id), perTokenLayers: tm.layers.map((l) => l.perToken === 1), rows, tokens, losses };
 }
 
 export interface ScoringContext {
@@ -308,7 +310,7 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
   }
   if (opts.perToken && topK > 0) {
     if (g.tokens.length !== q) throw new Error('per-token scores need the per-token projections: compute the query gradients with perToken: true');
-    await perTokenScores(ctx, top, g.tokens, mode, selfQTotal, opts.signal);
+    await perTokenScores(ctx, top, g.tokens, g.perTokenLayers, mode, selfQTotal, opts.signal);
   }
 
   return {
@@ -323,8 +325,8 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
   };
 }
 
-/** tokens[t] = sum_l dy~_t^T [(C_l + lambda I)^{-1} G_n,l] x~_t: sums to the dot score over t. */
-async function perTokenScores(ctx: ScoringContext, top: TopItem[][], tok: QueryTokens[], mode: ScoreMode, selfQ: Float64Array, signal?: AbortSignal): Promise<void> {
+/** tokens[t] = sum_l dy~_t^T [(C_l + lambda I)^{-1} G_n,l] x~_t over the per-token layers: sums to their dot score. */
+async function perTokenScores(ctx: ScoringContext, top: TopItem[][], tok: QueryTokens[], perTokenLayers: boolean[], mode: ScoreMode, selfQ: Float64Array, signal?: AbortSignal): Promise<void> {
   const layers = ctx.m.settings.layers;
   const { offsets, cols } = layerOffsets(layers);
   const need = [...new Set(top.flat().map((t) => t.index))].sort((a, b) => a - b);
@@ -345,6 +347,7 @@ async function perTokenScores(ctx: ScoringContext, top: TopItem[][], tok: QueryT
       const r = rowOf.get(item.index)!;
       const out = new Array<number>(t.len).fill(0);
       layers.forEach((l, i) => {
+        if (!perTokenLayers[i]) return;
         const k = l.kIn * l.kOut;
         const M = pre[i].subarray(r * k, (r + 1) * k); // [kOut, kIn]
         for (let s = 0; s < t.len; s++) {

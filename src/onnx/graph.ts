@@ -3,6 +3,7 @@
 // place, so encoding the model afterwards writes exactly what was read plus what was added.
 import { onnx, Long, type ModelProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './codec.ts';
 import { makeAttributes, makeTensor, tensorToHost, attrTensor, type AttrValue, type HostTensor } from './tensor.ts';
+import type { ExternalFiles } from './external.ts';
 
 export interface Producer {
   node: NodeProto;
@@ -16,8 +17,11 @@ export class Graph {
   private inits = new Map<string, TensorProto>();
   private names = new Set<string>();
   private counter = 0;
+  /** files holding the model's external initializers (so constant() can read them) */
+  externalFiles?: ExternalFiles;
 
-  constructor(readonly model: ModelProto) {
+  constructor(readonly model: ModelProto, externalFiles?: ExternalFiles) {
+    this.externalFiles = externalFiles;
     if (!model.graph) throw new Error('model has no graph');
     this.proto = model.graph;
     this.proto.node ??= [];
@@ -88,7 +92,7 @@ export class Graph {
   /** The value of an initializer or a Constant node's output (value attribute), else undefined. */
   constant(name: string): HostTensor | undefined {
     const init = this.inits.get(name);
-    if (init) return tensorToHost(init);
+    if (init) return tensorToHost(init, this.externalFiles);
     const p = this.producers.get(name);
     if (p && p.node.opType === 'Constant' && (p.node.domain ?? '') === '') {
       const t = attrTensor(p.node, 'value');

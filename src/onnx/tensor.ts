@@ -1,5 +1,7 @@
 // Conversions between ONNX TensorProto and typed arrays, and attribute helpers.
 import { onnx, Long, type TensorProto, type AttributeProto, type NodeProto } from './codec.ts';
+import { externalBytes, isExternal, type ExternalFiles } from './external.ts';
+import { halfBitsToFloat } from '../kernels/reference/f16.ts';
 
 export const DataType = onnx.TensorProto.DataType;
 
@@ -24,23 +26,40 @@ function numel(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
-function copyBytes(raw: Uint8Array): ArrayBuffer {
+/** An own, aligned copy of bytes (raw_data may be a view into a shared pool, e.g. a Node Buffer slice). */
+export function copyBytes(raw: Uint8Array): ArrayBuffer {
   // raw_data is a view into the model buffer, possibly unaligned: copy it.
   const buf = new ArrayBuffer(raw.length);
   new Uint8Array(buf).set(raw);
   return buf;
 }
 
-/** Reads a tensor's values (raw_data or the typed repeated fields). External data is not supported here. */
-export function tensorToHost(t: TensorProto): HostTensor {
+/** The tensor's raw little-endian bytes: raw_data, or its external file's bytes (a view), else undefined. */
+export function rawBytes(t: TensorProto, files?: ExternalFiles, source?: string): Uint8Array | undefined {
+  if (isExternal(t)) return externalBytes(t, files, source);
+  return t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+}
+
+/**
+ * Reads a tensor's values (raw_data, the typed repeated fields, or external data when `files` holds them).
+ * float16 tensors are decoded to Float32Array values (dataType stays FLOAT16).
+ */
+export function tensorToHost(t: TensorProto, files?: ExternalFiles, source?: string): HostTensor {
   const dims = dimsOf(t);
   const n = numel(dims);
   const dt = t.dataType ?? 0;
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new Error(`tensor ${JSON.stringify(t.name)} keeps its data in an external file, which is not supported: re-export with the weights inside the .onnx file`);
+  if (isExternal(t) && !files) {
+    throw new Error(`tensor ${JSON.stringify(t.name)} keeps its data in an external file: load the model together with its external data files`);
   }
-  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+  const raw = rawBytes(t, files, source);
   switch (dt) {
+    case DataType.FLOAT16: {
+      // raw_data holds the half bits; the typed form keeps them in int32_data
+      const bits = raw ? new Uint16Array(copyBytes(raw)) : Uint16Array.from(t.int32Data ?? []);
+      const data = new Float32Array(bits.length);
+      for (let i = 0; i < bits.length; i++) data[i] = halfBitsToFloat(bits[i]);
+      return { dims, dataType: dt, data: checkLen(t, data, n) };
+    }
     case DataType.FLOAT: {
       const data = raw ? new Float32Array(copyBytes(raw)) : Float32Array.from(t.floatData ?? []);
       return { dims, dataType: dt, data: checkLen(t, data, n) };

@@ -120,7 +120,7 @@ export interface SessionOptions {
   outputsOnGpu?: boolean;
   /** graph optimisation level (default 'all') */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** initializers stored beside the protobuf (session-bytes.ts) */
+  /** files holding the model's external initializers (session-bytes.ts: the model is never re-encoded with them) */
   externalData?: { path: string; data: Uint8Array }[];
 }
 

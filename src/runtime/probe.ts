@@ -9,11 +9,15 @@ import { probeBatch, type Batch } from './batch.ts';
 import { createSession } from './ort.ts';
 import { sessionBytes } from './session-bytes.ts';
 import { toOrtFeeds } from './feeds.ts';
+import type { ExternalFiles } from '../onnx/external.ts';
 
-/** ep: the CPU runtime to probe on ('native' where the model will run natively, else onnxruntime-web's wasm) */
-export async function probeShapes(model: ModelProto, batch?: Batch, ep: 'wasm' | 'native' = 'wasm'): Promise<ShapeMap> {
+/**
+ * ep: the CPU runtime to probe on ('native' where the model will run natively, else onnxruntime-web's wasm);
+ * externalFiles: the files the model's external initializers live in.
+ */
+export async function probeShapes(model: ModelProto, batch?: Batch, ep: 'wasm' | 'native' = 'wasm', externalFiles?: ExternalFiles): Promise<ShapeMap> {
   // a copy of the graph that shares the weights: they travel as external data, never re-encoded
-  const { bytes, external } = sessionBytes(model);
+  const { bytes, external } = sessionBytes(model, externalFiles);
   const copy = decodeModel(bytes);
   const g = new Graph(copy);
   const existing = new Set(g.outputs.map((o) => o.name));

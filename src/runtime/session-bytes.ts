@@ -1,9 +1,11 @@
-// A model's bytes for an onnxruntime-web session without copying its weights into a protobuf: every initializer of
-// at least `minBytes` travels beside the graph as ONNX external data (onnxruntime-web's `externalData` session
-// option, one entry per tensor, each a view of the tensor's existing bytes). The protobuf stays small (no 2 GB
-// protobuf limit, no second copy of the weights in JS memory: a 124M-parameter model loads with one copy in JS and
-// one in the wasm heap), and the ModelProto is left as it was.
+// A model's bytes for an onnxruntime session without copying its weights into a protobuf: every initializer of at
+// least `minBytes` travels beside the graph as ONNX external data (onnxruntime's `externalData` session option, one
+// entry per tensor, each a view of the tensor's existing bytes), and initializers the model already keeps in
+// external files (a model folder's `model.onnx_data`, weights converted at load: onnx/external.ts) take their files
+// along. The protobuf stays small (no 2 GB protobuf limit, no second copy of the weights in JS memory: a
+// 124M-parameter model loads with one copy in JS and one in the session), and the ModelProto is left as it was.
 import { encodeModel, onnx, type ModelProto } from '../onnx/codec.ts';
+import { externalRef, isExternal, modelTensors, type ExternalFiles } from '../onnx/external.ts';
 
 export interface ExternalFile {
   path: string;
@@ -22,8 +24,19 @@ export const EXTERNAL_MIN_BYTES = 1 << 20;
 
 const LOCATION_EXTERNAL = 1;
 
-export function sessionBytes(model: ModelProto, minBytes = EXTERNAL_MIN_BYTES): SessionBytes {
+export function sessionBytes(model: ModelProto, files?: ExternalFiles, minBytes = EXTERNAL_MIN_BYTES, source = 'model'): SessionBytes {
   const external: ExternalFile[] = [];
+  // the files the model's external tensors already name (validated by onnx/external.ts when the model was prepared)
+  const named = new Set<string>();
+  for (const t of modelTensors(model)) {
+    if (!isExternal(t)) continue;
+    const { location } = externalRef(t, source);
+    if (named.has(location)) continue;
+    const data = files?.get(location);
+    if (!data) throw new Error(`${source}: external data file ${JSON.stringify(location)} is missing (load the model with its external data files)`);
+    named.add(location);
+    external.push({ path: location, data });
+  }
   const restore: (() => void)[] = [];
   const inits = model.graph?.initializer ?? [];
   try {

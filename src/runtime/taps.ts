@@ -4,7 +4,7 @@ import { decodeModel, encodeModel } from '../onnx/codec.ts';
 import { augmentModel, type AugmentOptions, type Augmented } from '../autograd/augment.ts';
 import type { LayerInfo } from '../autograd/layers.ts';
 import type { Task } from '../autograd/inputs.ts';
-import { classBatch, isLmExample, lmBatch, probeBatch, type Batch, type ClassExample, type Example, type LmExample } from './batch.ts';
+import { classBatch, isLmExample, lmBatch, probeBatch, tokenClassBatch, type Batch, type ClassExample, type Example, type TokenExample } from './batch.ts';
 import { describeInputs } from '../autograd/inputs.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
@@ -12,6 +12,8 @@ import { probeShapes } from './probe.ts';
 import { createSession, type ExecutionProvider, type Ort } from './ort.ts';
 import { sessionBytes, type SessionBytes } from './session-bytes.ts';
 import { toOrtFeeds } from './feeds.ts';
+import { prepareModel } from '../onnx/prepare.ts';
+import { sessionExternalData, type ExternalFiles } from '../onnx/external.ts';
 import type * as OrtNs from 'onnxruntime-web';
 
 export interface TapModelOptions extends AugmentOptions {
@@ -19,10 +21,16 @@ export interface TapModelOptions extends AugmentOptions {
   device?: GPUDevice;
   /** a name for error messages (e.g. the file path) */
   source?: string;
+  /** the model's external data files by location (e.g. "model.onnx_data"), when its weights live outside the .onnx */
+  externalData?: ExternalFiles;
+  /** token id used to right-pad sequences (default 0; padded positions are masked either way) */
+  padId?: number;
 }
 
 export interface LayerTaps {
   layer: LayerInfo;
+  /** rows per example of x and dy: T for layers applied per token, 1 after pooling, positions x groups for Conv */
+  rows: number;
   /** [B, T, d_in] for sequence models, [B, d_in] otherwise (unless taps: false) */
   x?: Float32Array;
   dy?: Float32Array;
@@ -80,6 +88,7 @@ export class TapModel {
      *  values at the shape probe, per position (an upper bound of what a run of the augmented graph keeps: measured
      *  1.85 MB against 2.9 MB estimated for GPT-2-small) */
     readonly bytesPerToken: number,
+    private readonly padId = 0,
   ) {}
 
   /** Positions per run that keep its working memory within `bytes` (at least 1). */
@@ -94,7 +103,7 @@ export class TapModel {
     const ep = opts.ep ?? 'wasm';
     const { ort, session } = await createSession(bytes, { ep, device: opts.device, externalData: external });
     const { model: _proto, ...info } = model;
-    return new TapModel(info, bytes, ort, session, ep, buildMs, bytesPerToken);
+    return new TapModel(info, bytes, ort, session, ep, buildMs, bytesPerToken, opts.padId ?? 0);
   }
 
   private projections?: LayerProjection[];
@@ -115,17 +124,31 @@ export class TapModel {
   get layers(): LayerInfo[] {
     return this.augmented.layers;
   }
+  /** warning lines from loading: dequantised weights, half precision computed in float32, untapped weight-bearing ops */
+  get notes(): string[] {
+    return this.augmented.notes;
+  }
   get task(): Task {
     return this.augmented.task;
   }
 
   batch(examples: Example[]): Batch {
     const inputs = this.augmented.inputs;
+    const labels = this.task === 'regression' ? 'value' : 'class';
     if (this.task === 'causal-lm') {
       if (!examples.every(isLmExample)) throw new Error('causal-lm examples need an input_ids array');
-      return lmBatch(inputs, examples as LmExample[], { withLossMask: true });
+      const labelled = examples.find((e) => (e as TokenExample).label !== undefined);
+      if (labelled) {
+        throw new Error(`example ${JSON.stringify(labelled.id)} has a "label", but the task is causal-lm (the loss is next-token prediction and would ignore it): this model's logits are per token; for a classifier pass task "classification"`);
+      }
+      return lmBatch(inputs, examples as TokenExample[], { withLossMask: true, padId: this.padId });
     }
-    return classBatch(inputs, examples as ClassExample[], { withLabels: true });
+    if (inputs.ids) {
+      if (!examples.every(isLmExample)) throw new Error(`this ${this.task} model reads token ids: examples need input_ids (or text with a tokenizer) and a label`);
+      return tokenClassBatch(inputs, examples as TokenExample[], { padId: this.padId, withLabels: labels });
+    }
+    if (examples.some(isLmExample)) throw new Error(`this ${this.task} model reads one float input (${inputs.features?.name}): examples need "input" and "label"`);
+    return classBatch(inputs, examples as ClassExample[], { withLabels: labels });
   }
 
   async run(examples: Example[]): Promise<TapBatch> {
@@ -146,22 +169,24 @@ export class TapModel {
       return { data: t.data as Float32Array, dims: [...t.dims] };
     };
     const seq = this.task === 'causal-lm';
-    const perEx = (name: string, d: number) => {
-      const { data } = f32(name);
-      const dims = seq ? [b.B, b.T, d] : [b.B, d];
-      const n = dims.reduce((a, c) => a * c, 1);
-      if (data.length !== n) throw new Error(`tap ${name} has ${data.length} values, expected ${dims.join('x')} = ${n}`);
-      return { data, dims };
+    // rows per example: the taps are [B, rows, d] whatever the layer sees (tokens, positions x groups, one row)
+    const rowsOf = (name: string, d: number) => {
+      const n = f32(name).data.length;
+      const rows = n / (b.B * d);
+      if (!Number.isInteger(rows) || rows < 1) throw new Error(`tap ${name} has ${n} values, not a multiple of ${b.B} examples x ${d}`);
+      return rows;
     };
     const opt = (names: string[] | undefined, i: number) => (names ? f32(names[i]).data : undefined);
     const layers: LayerTaps[] = this.layers.map((layer, i) => {
-      const x = o.x ? perEx(o.x[i], layer.dIn) : undefined, dy = o.dy ? perEx(o.dy[i], layer.dOut) : undefined;
+      const rows = o.x ? rowsOf(o.x[i], layer.dIn) : o.xp ? rowsOf(o.xp[i], this.projections![i].kIn) : seq ? b.T : 1;
+      const dims = (d: number) => (seq || rows > 1 ? [b.B, rows, d] : [b.B, d]);
       return {
         layer,
-        x: x?.data,
-        dy: dy?.data,
-        xDims: seq ? [b.B, b.T, layer.dIn] : [b.B, layer.dIn],
-        dyDims: seq ? [b.B, b.T, layer.dOut] : [b.B, layer.dOut],
+        rows,
+        x: o.x ? f32(o.x[i]).data : undefined,
+        dy: o.dy ? f32(o.dy[i]).data : undefined,
+        xDims: dims(layer.dIn),
+        dyDims: dims(layer.dOut),
         grad: opt(o.grad, i),
         g: opt(o.g, i),
         xp: opt(o.xp, i),
@@ -183,18 +208,27 @@ export class TapModel {
 }
 
 /**
- * Decode, probe shapes, differentiate: the augmented model and its bytes (no session). The weights are not copied:
- * `bytes` is the graph with its large initializers as `external` data (views of onnxBytes).
+ * Decode, make float32 (dequantise / upcast), probe shapes, differentiate: the augmented model and its bytes (no
+ * session). The weights are not copied: `bytes` is the graph with its large initializers as `external` data (views
+ * of onnxBytes, of the caller's external files, or of weights converted at load).
  */
-export async function buildAugmented(onnxBytes: Uint8Array, opts: AugmentOptions & { source?: string; ep?: ExecutionProvider } = {}): Promise<{ model: Augmented; bytesPerToken: number } & SessionBytes> {
+export async function buildAugmented(
+  onnxBytes: Uint8Array,
+  opts: AugmentOptions & { source?: string; ep?: ExecutionProvider; externalData?: ExternalFiles } = {},
+): Promise<{ model: Augmented; bytesPerToken: number } & SessionBytes> {
+  const source = opts.source ?? 'model.onnx';
   const proto = decodeModel(onnxBytes, opts.source);
-  const shapes = await probeShapes(proto, undefined, opts.ep === 'native' ? 'native' : 'wasm');
+  // converted external weights go to new in-memory files: a copy of the caller's map, never the caller's
+  const files: ExternalFiles = new Map(opts.externalData ?? []);
+  const prep = prepareModel(proto, files, source);
+  const shapes = await probeShapes(proto, undefined, opts.ep === 'native' ? 'native' : 'wasm', files);
   // forward float values per probe position (initializers and inputs excluded)
   const fixed = new Set([...(proto.graph?.initializer ?? []).map((t) => t.name), ...(proto.graph?.input ?? []).map((i) => i.name)]);
   let valueBytes = 0;
   for (const [name, v] of shapes) if (!fixed.has(name) && v.elemType === DataType.FLOAT) valueBytes += 4 * v.dims.reduce((a, d) => a * d, 1);
   const probe = probeBatch(describeInputs(new Graph(proto)));
   const positions = probe.lengths.reduce((a, l) => a + Math.max(l, 1), 0);
-  const model = augmentModel(proto, shapes, opts);
-  return { model, bytesPerToken: valueBytes / Math.max(positions, 1), ...sessionBytes(model.model) };
+  const model = augmentModel(proto, shapes, { ...opts, externalFiles: files });
+  model.notes.unshift(...prep.notes);
+  return { model, bytesPerToken: valueBytes / Math.max(positions, 1), ...sessionBytes(model.model, files, undefined, source) };
 }

@@ -2,6 +2,7 @@
 // (`onnxruntime-web/webgpu` on Deno's navigator.gpu: lavapipe Vulkan or GL llvmpipe here) when an adapter exists.
 // Run with `npm run test:deno` (scripts/deno.js sets XDG_RUNTIME_DIR, which Deno's WebGPU needs).
 import { checkFixture, failures, summary, REL_TOL, type FixtureResult } from '../support/fixture-check.ts';
+import { checkName, checksOf, loadCheck, type FixtureCheckSpec } from '../support/fixtures.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
 
 const fixturesDir = new URL('../fixtures/', import.meta.url);
@@ -12,12 +13,15 @@ const fixturesDir = new URL('../fixtures/', import.meta.url);
  */
 const WATCHDOG_MS = 60_000;
 
-const fixtures: string[] = [];
+const dirs: string[] = [];
 for await (const e of Deno.readDir(fixturesDir)) {
-  if (e.isDirectory) fixtures.push(e.name);
+  if (e.isDirectory) dirs.push(e.name);
 }
-fixtures.sort();
-if (fixtures.length === 0) throw new Error(`no fixtures under ${fixturesDir.pathname}`);
+dirs.sort();
+if (dirs.length === 0) throw new Error(`no fixtures under ${fixturesDir.pathname}`);
+// every model file of every folder (float32, float16, quantised variants each with their own reference)
+const fixtures: FixtureCheckSpec[] = [];
+for (const d of dirs) fixtures.push(...checksOf(d, JSON.parse(await Deno.readTextFile(new URL(`${d}/meta.json`, fixturesDir)))));
 
 async function gpuAdapter(): Promise<string | null> {
   try {
@@ -43,19 +47,15 @@ async function withWatchdog<T>(what: string, ms: number, p: Promise<T>): Promise
   }
 }
 
-async function run(name: string, ep: ExecutionProvider): Promise<FixtureResult> {
-  const dir = new URL(`${name}/`, fixturesDir);
-  const [model, data, ref] = await Promise.all([
-    Deno.readFile(new URL('model.onnx', dir)),
-    Deno.readTextFile(new URL('data.jsonl', dir)),
-    Deno.readFile(new URL('ref.safetensors', dir)),
-  ]);
-  return await withWatchdog(`${name} [${ep}]`, WATCHDOG_MS, checkFixture({ name, model, data, ref }, ep));
+async function run(c: FixtureCheckSpec, ep: ExecutionProvider): Promise<FixtureResult> {
+  const input = await loadCheck(c, (p) => Deno.readFile(new URL(p, fixturesDir)));
+  return await withWatchdog(`${input.name} [${ep}]`, WATCHDOG_MS, checkFixture(input, ep));
 }
 
 const eps: ExecutionProvider[] = ['wasm', 'webgpu'];
 for (const ep of eps) {
-  for (const name of fixtures) {
+  for (const c of fixtures) {
+    const name = checkName(c);
     Deno.test({
       name: `${name} [${ep}]: loss, x, dy and per-example weight grads match torch to ${REL_TOL}`,
       ignore: ep === 'webgpu' && !adapter,
@@ -63,7 +63,7 @@ for (const ep of eps) {
       sanitizeOps: false,
       sanitizeResources: false,
       async fn() {
-        const res = await run(name, ep);
+        const res = await run(c, ep);
         console.log(summary(res));
         const bad = failures(res);
         if (bad.length) throw new Error(`${name} [${ep}] exceeds ${REL_TOL}:\n  ${bad.join('\n  ')}`);

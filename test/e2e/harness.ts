@@ -1,5 +1,7 @@
 // Test page logic: exposes window.harness for the Playwright specs (fixture checks on ORT's wasm / WebGPU EPs).
 import { checkFixture, summary, type FixtureResult } from '../support/fixture-check.ts';
+import { checkName, checksOf, loadCheck } from '../support/fixtures.ts';
+import { runFolderE2E, type FolderE2E } from '../support/folder-e2e.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
 import { checkPipeline, type PipelineCheck } from '../support/pipeline-check.ts';
 import { randomSequences } from '../support/data.ts';
@@ -16,8 +18,10 @@ export interface GpuInfo {
 }
 
 export interface Harness {
-  /** runs test/fixtures/<name> on an EP and returns the error report (plain JSON data) */
+  /** runs test/fixtures/<name> (or <folder>:<check>) on an EP and returns the error report (plain JSON data) */
   runFixture(name: string, ep: ExecutionProvider): Promise<FixtureResult>;
+  /** the Llama-style model folder loaded from its URL, prompt/completion text, log -> fit -> query (IndexedDB `db`) */
+  runFolderE2E(db: string): Promise<FolderE2E>;
   /** the pipeline's float64-reference checks (test/support/pipeline-check.ts) on one fixture */
   runPipeline(name: string, backend: 'cpu' | 'webgpu'): Promise<PipelineCheck[]>;
   /** logs n random sequences for the kv fixture model into IndexedDB `db` (a commit per batch); resolves when done */
@@ -72,10 +76,11 @@ async function fetchText(url: string): Promise<string> {
 const harness = {
   crossOriginIsolated: globalThis.crossOriginIsolated === true,
   async runFixture(name, ep) {
-    if (!/^[\w.-]+$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
-    const dir = `/test/fixtures/${name}`;
-    const [model, data, ref] = await Promise.all([fetchBytes(`${dir}/model.onnx`), fetchText(`${dir}/data.jsonl`), fetchBytes(`${dir}/ref.safetensors`)]);
-    const res = await checkFixture({ name, model, data, ref }, ep);
+    if (!/^[\w.-]+(:[\w.-]+)?$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);
+    const folder = name.split(':')[0];
+    const c = checksOf(folder, JSON.parse(await fetchText(`/test/fixtures/${folder}/meta.json`))).find((k) => checkName(k) === name);
+    if (!c) throw new Error(`no fixture check ${name}`);
+    const res = await checkFixture(await loadCheck(c, (p) => fetchBytes(`/test/fixtures/${p}`)), ep);
     say(summary(res));
     return res;
   },
@@ -96,6 +101,19 @@ const pipeline = () =>
   })());
 const idbOpts = { kIn: 4, kOut: 4, hessian: 'raw' as const, batchSize: 2, flushMs: 0 };
 const PIPE_QUERIES = randomSequences(2, 8, 'q');
+
+harness.runFolderE2E = async (db) => {
+  const engine = await createEngine({ backend: 'cpu' });
+  try {
+    const dir = '/test/fixtures/llama_folder';
+    const [data, ref] = await Promise.all([fetchText(`${dir}/data.jsonl`), fetchBytes(`${dir}/ref.safetensors`)]);
+    const res = await runFolderE2E(engine, dir, data, ref, (n) => new IndexedDbStore(`${db}-${n}`));
+    for (const c of res.checks) say(`llama_folder ${c.name}: ${c.err.toExponential(2)}`);
+    return res;
+  } finally {
+    engine.dispose();
+  }
+};
 
 harness.runPipeline = async (name, backend) => {
   if (!/^[\w.-]+$/.test(name)) throw new Error(`bad fixture name ${JSON.stringify(name)}`);

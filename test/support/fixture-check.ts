@@ -5,16 +5,19 @@ import { TapModel } from '../../src/runtime/taps.ts';
 import type { ExecutionProvider } from '../../src/runtime/ort.ts';
 import { parseJsonl } from '../../src/io/jsonl.ts';
 import { readSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import type { ExternalFiles } from '../../src/onnx/external.ts';
 
 export interface FixtureInput {
-  /** fixture folder name, for messages */
+  /** fixture folder name (or folder:check), for messages */
   name: string;
-  /** model.onnx */
+  /** the .onnx bytes */
   model: Uint8Array;
-  /** data.jsonl text */
+  /** data JSONL text (token ids / features; no tokenizer) */
   data: string;
-  /** ref.safetensors */
+  /** the torch reference (safetensors, F64 or F32) */
   ref: Uint8Array;
+  /** the model's external data files, by the location the model names them with */
+  externalData?: ExternalFiles;
 }
 
 /** Worst over examples of max|ours - ref| / max|ref| (per example); loss: max over examples of |err| / |ref|. */
@@ -48,11 +51,12 @@ export class FixtureMismatch extends Error {
   }
 }
 
+/** A reference tensor as float64 (references are F64, or F32 where a folder holds several variants). */
 function f64(ref: Map<string, SafeTensor>, key: string, fixture: string): { data: Float64Array; shape: number[] } {
   const t = ref.get(key);
-  if (!t) throw new FixtureMismatch(`${fixture}: ref.safetensors has no tensor ${key}`);
-  if (t.dtype !== 'F64') throw new FixtureMismatch(`${fixture}: ${key} is ${t.dtype}, expected F64`);
-  return { data: t.data as Float64Array, shape: t.shape };
+  if (!t) throw new FixtureMismatch(`${fixture}: the reference has no tensor ${key}`);
+  if (t.dtype !== 'F64' && t.dtype !== 'F32') throw new FixtureMismatch(`${fixture}: ${key} is ${t.dtype}, expected F64 or F32`);
+  return { data: t.dtype === 'F64' ? (t.data as Float64Array) : Float64Array.from(t.data as Float32Array), shape: t.shape };
 }
 
 /** max|a - r| / max|r| over the n values a[aOff + k], r[k]; the absolute error when r is all zeros. */
@@ -68,11 +72,13 @@ function relErr(a: Float32Array, aOff: number, r: Float64Array, n: number): numb
 
 export async function checkFixture(input: FixtureInput, ep: ExecutionProvider): Promise<FixtureResult> {
   const { name } = input;
-  const examples = parseJsonl(input.data, `${name}/data.jsonl`);
   const ref = readSafetensors(input.ref, `${name}/ref.safetensors`).tensors;
+  // the reference may cover the first n examples only
+  const nRef = [...ref.keys()].filter((k) => k.startsWith('loss/')).length;
+  const examples = parseJsonl(input.data, `${name}/data.jsonl`).slice(0, nRef);
 
   const t0 = performance.now();
-  const model = await TapModel.create(input.model, { ep, weightGrads: true, source: `${name}/model.onnx` });
+  const model = await TapModel.create(input.model, { ep, weightGrads: true, source: `${name}/model.onnx`, externalData: input.externalData });
   const t1 = performance.now();
   try {
     const refLayers = new Set<string>();
@@ -86,7 +92,6 @@ export async function checkFixture(input: FixtureInput, ep: ExecutionProvider): 
 
     const r = await model.run(examples);
     const t2 = performance.now();
-    const seq = model.task === 'causal-lm';
 
     let loss = 0;
     for (let i = 0; i < r.B; i++) {
@@ -107,14 +112,18 @@ export async function checkFixture(input: FixtureInput, ep: ExecutionProvider): 
         const g = f64(ref, `grad/${L}/${i}`, name);
         if (g.data.length !== per) throw new FixtureMismatch(`${name}: ref grad/${L}/${i} has shape [${g.shape}], expected ${dIn}x${dOut}`);
         grad = Math.max(grad, relErr(lt.grad, i * per, g.data, per));
-        // x/dy: ours [B, T, d] (padded) or [B, d]; the reference holds the example's real rows only
-        const len = seq ? r.lengths[i] : 1;
+        // x/dy (when the reference has them): ours [B, rows, d], rows = T (padded) for per-token layers; the
+        // reference holds the example's real rows only
+        if (!ref.has(`x/${L}/${i}`)) continue;
+        const rows = lt.rows;
+        const perTok = lt.layer.perToken ?? 0;
+        const len = perTok && rows === r.T * perTok ? r.lengths[i] * perTok : rows;
         const rx = f64(ref, `x/${L}/${i}`, name), rdy = f64(ref, `dy/${L}/${i}`, name);
         if (rx.data.length !== len * dIn || rdy.data.length !== len * dOut) {
           throw new FixtureMismatch(`${name}: ref x/dy of ${L}/${i} have shapes [${rx.shape}] / [${rdy.shape}], expected ${len} rows`);
         }
-        x = Math.max(x, relErr(lt.x, i * r.T * dIn, rx.data, len * dIn));
-        dy = Math.max(dy, relErr(lt.dy, i * r.T * dOut, rdy.data, len * dOut));
+        x = Math.max(x, relErr(lt.x, i * rows * dIn, rx.data, len * dIn));
+        dy = Math.max(dy, relErr(lt.dy, i * rows * dOut, rdy.data, len * dOut));
       }
       return { layer: L, grad, x, dy };
     });

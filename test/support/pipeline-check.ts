@@ -10,7 +10,7 @@ import { readSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { Engine } from '../../src/logra/engine.ts';
 import type { LoadedModel } from '../../src/logra/model.ts';
-import type { HessianKind, LayerProjection, ProjectionInit } from '../../src/logra/types.ts';
+import type { Example, HessianKind, LayerProjection, ProjectionInit } from '../../src/logra/types.ts';
 import type { FixtureInput } from './fixture-check.ts';
 import { jacobiEigh, kron, matmul, spdSolve, transpose } from './linalg64.ts';
 import { rng } from '../../src/train/gpt2.ts';
@@ -37,8 +37,8 @@ interface RefLayer {
 
 function f64(ref: Map<string, SafeTensor>, key: string): Float64Array {
   const t = ref.get(key);
-  if (!t || t.dtype !== 'F64') throw new Error(`ref.safetensors: no F64 tensor ${key}`);
-  return t.data as Float64Array;
+  if (!t || (t.dtype !== 'F64' && t.dtype !== 'F32')) throw new Error(`ref.safetensors: no F64 / F32 tensor ${key}`);
+  return t.dtype === 'F64' ? (t.data as Float64Array) : Float64Array.from(t.data as Float32Array);
 }
 
 function refLayers(model: LoadedModel, ref: Map<string, SafeTensor>, n: number): RefLayer[] {
@@ -47,6 +47,8 @@ function refLayers(model: LoadedModel, ref: Map<string, SafeTensor>, n: number):
     for (let i = 0; i < n; i++) {
       const g = f64(ref, `grad/${l.name}/${i}`);
       grads.push(l.layout === 'in_out' ? transpose(g, l.dIn, l.dOut) : Float64Array.from(g));
+      // x / dy (the KFAC references need them) may be stored for some examples only
+      if (!ref.has(`x/${l.name}/${i}`)) continue;
       const xi = f64(ref, `x/${l.name}/${i}`), di = f64(ref, `dy/${l.name}/${i}`);
       x.push(xi);
       dy.push(di);
@@ -145,11 +147,19 @@ export const PIPELINE_CASES: PipelineCase[] = [
   { name: 'logra given ekfac', init: 'given', hessian: 'ekfac', kIn: 4, kOut: 3 },
 ];
 
-/** Runs every case on one fixture: all examples are logged, then all are queried (a [N x N] score matrix). */
-export async function checkPipeline(input: FixtureInput, engine: Engine, cases: PipelineCase[] = PIPELINE_CASES): Promise<PipelineCheck[]> {
-  const examples = parseJsonl(input.data, `${input.name}/data.jsonl`);
+/**
+ * Runs every case on one fixture: all examples are logged, then all are queried (a [N x N] score matrix). `loaded`
+ * passes a model and examples the caller loaded itself (a model folder, text data through its tokenizer).
+ */
+export async function checkPipeline(
+  input: FixtureInput,
+  engine: Engine,
+  cases: PipelineCase[] = PIPELINE_CASES,
+  loaded?: { model: LoadedModel; examples: Example[] },
+): Promise<PipelineCheck[]> {
+  const examples = loaded?.examples ?? parseJsonl(input.data, `${input.name}/data.jsonl`);
   const ref = readSafetensors(input.ref, `${input.name}/ref.safetensors`).tensors;
-  const model = await engine.loadModel(input.model, { source: `${input.name}/model.onnx` });
+  const model = loaded?.model ?? (await engine.loadModel(input.model, { source: `${input.name}/model.onnx`, externalData: input.externalData }));
   const N = examples.length;
   const rls = refLayers(model, ref, N);
   const out: PipelineCheck[] = [];

@@ -5,6 +5,7 @@
 import type { ModelProto, NodeProto } from '../../src/onnx/codec.ts';
 import { Graph } from '../../src/onnx/graph.ts';
 import { DataType, attrFloat, attrInt, attrInts, attrString, attrTensor, tensorToHost, type HostTensor } from '../../src/onnx/tensor.ts';
+import { runConvFamily } from './ref-eval-conv.ts';
 
 export type RefType = 'float' | 'int64' | 'bool';
 
@@ -862,7 +863,10 @@ function run(node: NodeProto, ins: (RefTensor | undefined)[], opset: number): (R
     }
 
     case 'Constant': return [constantValue(node)];
-    default:
+    default: {
+      const conv = runConvFamily(node, ins);
+      if (conv) return conv;
       throw new Error(`ref-eval does not implement op ${op}`);
+    }
   }
 }

@@ -102,7 +102,29 @@ function where(c: VjpContext): (string | undefined)[] {
   ];
 }
 
+/** Clip (ReLU6, hardtanh): the gradient passes where min <= x <= max (as torch.clamp), bounds as inputs or attributes. */
+function clip(c: VjpContext): (string | undefined)[] {
+  const { e } = c;
+  if (c.needs(1) || c.needs(2)) c.fail('gradients w.r.t. the Clip bounds are not supported');
+  const x = c.input(0);
+  let keep: string | undefined;
+  const bound = (i: number, attr: string, op: 'GreaterOrEqual' | 'LessOrEqual') => {
+    const v = c.opset >= 11 ? (c.inputCount > i && c.input(i) ? c.input(i) : undefined) : c.node.attribute?.some((a) => a.name === attr) ? e.scalar(attrFloatOf(c, attr)) : undefined;
+    if (!v) return;
+    const m = e.op(op, [x, v]);
+    keep = keep ? e.op('And', [keep, m]) : m;
+  };
+  bound(1, 'min', 'GreaterOrEqual');
+  bound(2, 'max', 'LessOrEqual');
+  return [keep ? e.op('Where', [keep, c.dy()!, e.scalar(0)]) : c.dy()!, undefined, undefined];
+}
+
+function attrFloatOf(c: VjpContext, name: string): number {
+  return c.node.attribute!.find((a) => a.name === name)!.f ?? 0;
+}
+
 export const elementwiseRules: RuleTable = {
+  Clip: clip,
   Add: add,
   Sub: sub,
   Mul: mul,

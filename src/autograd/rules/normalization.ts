@@ -1,4 +1,5 @@
-// LayerNormalization (opset 17): statistics are recomputed in the backward graph.
+// LayerNormalization (opset 17): statistics are recomputed in the backward graph. BatchNormalization in inference
+// mode: an affine map per channel (axis 1) with the running statistics as constants.
 import { attrFloat, attrInt } from '../../onnx/tensor.ts';
 import { normAxis, type RuleTable, type VjpContext } from '../rule.ts';
 
@@ -29,4 +30,25 @@ function layerNorm(c: VjpContext): (string | undefined)[] {
   return out;
 }
 
-export const normalizationRules: RuleTable = { LayerNormalization: layerNorm };
+function batchNorm(c: VjpContext): (string | undefined)[] {
+  const { e } = c;
+  if (attrInt(c.node, 'training_mode', 0) !== 0) c.fail('training_mode = 1 (batch statistics) is not supported; export the model in eval mode');
+  if (c.needs(3) || c.needs(4)) c.fail('gradients w.r.t. the running mean or variance are not supported');
+  const x = c.input(0), scale = c.input(1), mean = c.input(3), variance = c.input(4), dy = c.dy()!;
+  const r = e.rank(x);
+  const eps = attrFloat(c.node, 'epsilon', 1e-5);
+  // [C] -> [C, 1, ...] so it broadcasts along axis 1
+  const col = (v: string) => e.unsqueeze(v, Array.from({ length: r - 2 }, (_, i) => i + 1));
+  const rstd = col(e.op('Reciprocal', [e.op('Sqrt', [e.add(variance, e.scalar(eps))])]));
+  const others = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2)];
+  const out: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  if (c.needs(0)) out[0] = e.known(e.mul(dy, e.mul(col(scale), rstd)), e.dims(x), e.shape(x).elemType);
+  if (c.needs(1)) {
+    const xh = e.mul(e.sub(x, col(mean)), rstd);
+    out[1] = e.known(e.reduce('ReduceSum', e.mul(dy, xh), others, false), e.dims(scale), e.shape(scale).elemType);
+  }
+  if (c.needs(2)) out[2] = e.known(e.reduce('ReduceSum', dy, others, false), e.dims(c.input(2)), e.shape(c.input(2)).elemType);
+  return out;
+}
+
+export const normalizationRules: RuleTable = { LayerNormalization: layerNorm, BatchNormalization: batchNorm };

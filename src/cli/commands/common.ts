@@ -1,13 +1,16 @@
 // Flags and helpers shared by the pipeline commands (log, fit, query, self, info).
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createEngine, type Engine } from '../../logra/engine.ts';
 import type { LoadedModel } from '../../logra/model.ts';
 import type { LograIndex } from '../../logra/index.ts';
 import type { ProgressEvent } from '../../logra/types.ts';
 import { FsStore } from '../../store/fs.ts';
 import { parseJsonl } from '../../io/jsonl.ts';
-import { loadTokenizerFile } from '../../tokenizer/node.ts';
+import { parseTokenizer } from '../../tokenizer/hf.ts';
+import type { TextTokenizer } from '../../tokenizer/text.ts';
+import { openModelPath } from '../../io/model-folder-fs.ts';
+import { MODEL_DTYPES, type ModelDtype } from '../../io/model-folder.ts';
 import type { Example } from '../../runtime/batch.ts';
 import type { Task } from '../../autograd/inputs.ts';
 import type { BackendChoice } from '../../kernels/backend.ts';
@@ -26,7 +29,9 @@ export const engineFlags: Record<string, FlagSpec> = {
 };
 
 export const dataFlags: Record<string, FlagSpec> = {
-  tokenizer: { help: 'tokenizer JSON for {"id","text"} rows (e.g. public/tokenizer/kjv-bpe.json)' },
+  tokenizer: {
+    help: 'tokenizer for "text", "prompt"/"completion" and "messages" rows: a Hugging Face tokenizer.json (its tokenizer_config.json beside it is read too) or public/tokenizer/kjv-bpe.json; default: the model folder\'s',
+  },
   'max-len': { help: 'truncate every example to this many tokens (e.g. the model context length)' },
 };
 
@@ -48,6 +53,12 @@ export function stderrLine(s: string): void {
   (globalThis as { process?: { stderr: { write(s: string): void } } }).process!.stderr.write(s + '\n');
 }
 
+/** --model and its variant choice, shared by the commands that load a model. */
+export const modelFlags: Record<string, FlagSpec> = {
+  model: { required: true, help: 'a model folder (config.json, tokenizer.json, onnx/model*.onnx as transformers.js publishes them) or one .onnx file' },
+  'model-dtype': { help: `which file of a model folder: ${Object.keys(MODEL_DTYPES).join(' | ')} (default: float32 when present, else float16, else 8-bit, else 4-bit)` },
+};
+
 export function oneOf<T extends string>(v: string | boolean | undefined, name: string, allowed: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (typeof v !== 'string' || !allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
@@ -68,8 +79,21 @@ export async function engineFrom(a: Flags): Promise<Engine> {
   return createEngine({ backend, ep, threads });
 }
 
-export async function readExamples(path: string, a: Flags): Promise<Example[]> {
-  const tok = a.tokenizer ? loadTokenizerFile(a.tokenizer as string) : undefined;
+/** --tokenizer FILE: a tokenizer.json (with the tokenizer_config.json beside it) or the project's BPE JSON. */
+export async function loadTokenizerFlag(path: string): Promise<TextTokenizer> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the tokenizer ${path}: ${(e as Error).message}`);
+  }
+  const config = await readFile(join(dirname(path), 'tokenizer_config.json'), 'utf8').catch(() => undefined);
+  return parseTokenizer(text, config, path);
+}
+
+/** Examples of a JSONL file; text rows use --tokenizer, else the model folder's tokenizer. */
+export async function readExamples(path: string, a: Flags, modelTokenizer?: TextTokenizer): Promise<Example[]> {
+  const tok = a.tokenizer ? await loadTokenizerFlag(a.tokenizer as string) : modelTokenizer;
   const maxLength = a['max-len'] !== undefined ? intFlag(a['max-len'], 'max-len', 0) : undefined;
   let text: string;
   try {
@@ -77,32 +101,37 @@ export async function readExamples(path: string, a: Flags): Promise<Example[]> {
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
   }
-  const ex = parseJsonl(text, path, { tokenize: tok ? (s) => tok.encode(s) : undefined, maxLength });
+  const ex = parseJsonl(text, path, { tokenizer: tok, maxLength });
   if (ex.length === 0) throw new UsageError(`${path}: no examples`);
   return ex;
 }
 
-export async function loadModelFile(engine: Engine, path: string, a: Flags): Promise<LoadedModel> {
-  let bytes: Uint8Array;
+export const TASKS: readonly Task[] = ['causal-lm', 'classification', 'regression'];
+
+export function layersFlag(a: Flags): RegExp | undefined {
   try {
-    const b = await readFile(path);
-    bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a view: no second copy of the weights
-  } catch (e) {
-    throw new UsageError(`cannot read the model ${path}: ${(e as Error).message}`);
-  }
-  let layers: RegExp | undefined;
-  try {
-    layers = a.layers ? new RegExp(a.layers as string) : undefined;
+    return a.layers ? new RegExp(a.layers as string) : undefined;
   } catch (e) {
     throw new UsageError(`--layers is not a valid RegExp: ${(e as Error).message}`);
   }
-  const task = a.task === undefined ? undefined : oneOf<Task>(a.task, 'task', ['causal-lm', 'classification'], 'causal-lm');
+}
+
+/** Writes the loading notes (file used, dequantised weights, untapped layers) to stderr, one line each. */
+export function printNotes(notes: string[]): void {
+  for (const n of notes) (globalThis as { process?: { stderr: { write(s: string): void } } }).process!.stderr.write(`${n}\n`);
+}
+
+/** --model PATH (a folder or an .onnx file) loaded for the pipeline; prints its notes. */
+export async function loadModelFile(engine: Engine, path: string, a: Flags): Promise<LoadedModel> {
+  const dtype = a['model-dtype'] === undefined ? undefined : oneOf<ModelDtype>(a['model-dtype'], 'model-dtype', Object.keys(MODEL_DTYPES) as ModelDtype[], 'fp32');
+  const folder = await openModelPath(path, { dtype });
+  const task = a.task === undefined ? undefined : oneOf<Task>(a.task, 'task', TASKS, 'causal-lm');
   const reduction = oneOf(a.reduction, 'reduction', ['sum', 'mean'] as const, 'sum');
-  const reload = async () => {
-    const b = await readFile(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  };
-  return engine.loadModel(bytes, { task, layers, reduction, source: isAbsolute(path) ? path : resolve(path), reload });
+  // the model keeps no copy of its files: a further session (the PCA pass) reads them again
+  const reload = () => openModelPath(path, { dtype }).then((f) => ({ bytes: f.onnx, externalData: f.externalData }));
+  const model = await engine.loadModelFolder(folder, { task, layers: layersFlag(a), reduction, reload });
+  printNotes(model.notes);
+  return model;
 }
 
 /** Opens DIR as an index; with needModel, loads the model it was logged with (or --model) and attaches it. */
@@ -118,6 +147,7 @@ export async function openIndexDir(engine: Engine, a: Flags, needModel: boolean)
     layers: `^(?:${s.layers.map((l) => l.name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`,
     task: s.task,
     reduction: s.reduction,
+    'model-dtype': a['model-dtype'],
   });
   index.attach(model);
   return { index, model };

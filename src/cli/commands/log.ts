@@ -5,14 +5,17 @@ import { decodeProjections } from '../../logra/projections.ts';
 import type { HessianKind, ProjectionInit, StoreDtype } from '../../logra/types.ts';
 import { FsStore } from '../../store/fs.ts';
 import { MAX_BATCH } from '../../logra/log.ts';
-import { dataFlags, engineFlags, engineFrom, loadModelFile, lockOptions, numFlag, oneOf, printJson, progressBars, readExamples, withInterrupt, writerFlags } from './common.ts';
+import { dataFlags, engineFlags, engineFrom, loadModelFile, lockOptions, modelFlags, numFlag, oneOf, printJson, progressBars, readExamples, withInterrupt, writerFlags } from './common.ts';
 
 export const logSpec: Record<string, FlagSpec> = {
-  model: { required: true, help: 'the .onnx model' },
-  data: { required: true, help: 'JSONL training examples: {"id","input_ids"}, {"id","input","label"} or {"id","text"} (with --tokenizer)' },
+  ...modelFlags,
+  data: {
+    required: true,
+    help: 'JSONL training examples: {"id","text"}, {"id","prompt","completion"}, {"id","messages"} (with a tokenizer), {"id","input_ids"}, {"id","input_ids"|"text","label"} or {"id","input","label"}',
+  },
   index: { required: true, help: 'index directory (created; an existing index is resumed; a folder holding other files is refused)' },
   layers: { help: 'RegExp over layer (node) names; default every linear layer' },
-  task: { help: 'causal-lm | classification (default: inferred)' },
+  task: { help: 'causal-lm | classification | regression (default: inferred from the logits: [B, T, V] causal LM, [B, 1] regression, [B, C] classification)' },
   reduction: { help: 'causal LM loss over tokens: sum | mean (default sum)' },
   'k-in': { help: 'projection rank of layer inputs (default 16)' },
   'k-out': { help: 'projection rank of output gradients (default 16)' },
@@ -46,8 +49,8 @@ export async function logCommand(argv: string[]): Promise<unknown> {
   const engine = await engineFrom(a);
   const t0 = performance.now();
   try {
-    const examples = await readExamples(a.data as string, a);
     const model = await loadModelFile(engine, a.model as string, a);
+    const examples = await readExamples(a.data as string, a, model.tokenizer);
     const projections = a.projections ? decodeProjections(new Uint8Array(await readFile(a.projections as string)), model.layers, a.projections as string) : undefined;
     const store = new FsStore(a.index as string);
     let logged = 0;

@@ -14,7 +14,7 @@ export const querySpec: Record<string, FlagSpec> = {
   'per-token': { boolean: true, help: 'per-token contributions of the query tokens to each top-k score' },
   'no-scores': { boolean: true, help: 'write only the top-k lists, not the full score matrix' },
   'query-rank': { help: 'low-rank query batching: keep rank r of each preconditioned query gradient per layer' },
-  model: { help: 'the model (default: the path recorded by log; its hash must match)' },
+  model: { help: 'the model folder or .onnx file (default: the path recorded by log; its hash must match)' },
   batch: { help: 'queries per model run (default 8)' },
   'run-mb': { help: 'working memory of one model run, MiB (default 1024): batches are split so that the model\'s estimated activations fit' },
   ...dataFlags,
@@ -27,7 +27,7 @@ export async function queryCommand(argv: string[]): Promise<unknown> {
   const engine = await engineFrom(a);
   try {
     const { index, model } = await openIndexDir(engine, a, true);
-    const queries = await readExamples(a.data as string, a);
+    const queries = await readExamples(a.data as string, a, model!.tokenizer);
     const t0 = performance.now();
     const r = await withInterrupt((signal) =>
       index.query(queries, {
