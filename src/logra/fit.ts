@@ -1,7 +1,8 @@
 // Fitting: the damped Hessian approximation per tapped layer in the projected space, and every logged example's
 // self-influence. Per layer l, with g = vec(G) (G [k_out, k_in], k = k_in k_out) and N logged examples:
 //   raw:   C = (1/N) sum_n g_n g_n^T (k x k), lambda = damping * trace(C) / k.
-//   kfac:  C ~ S (x) A with A = (1/tokens) sum_t x~ x~^T (k_in x k_in), S = (1/N) sum_t dy~ dy~^T (k_out x k_out)
+//   kfac:  C ~ S (x) A with A = (1/rows) sum_t x~ x~^T (k_in x k_in; rows: the real tokens for layers applied per
+//          token, every row for pooled / image layers), S = (1/N) sum_t dy~ dy~^T (k_out x k_out)
 //          (x~ = P_in x, dy~ = P_out dy), so E[g g^T] ~ E_t[x x^T] (x) E_n[sum_t dy dy^T] under token independence.
 //          Eigenbasis U = U_S (x) U_A, eigenvalues w_oi = s_o a_i, lambda = damping * mean(w).
 //   ekfac: the KFAC eigenbasis with corrected eigenvalues w_oi = (1/N) sum_n (U_S^T G_n U_A)_oi^2 (George et al. 2018).
@@ -102,6 +103,7 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
 
   // KFAC factors: summed per-chunk statistics (small: k_in^2 + k_out^2 per layer)
   let tokens = 0;
+  const statRows = new Float64Array(L); // rows each layer's A summed over (older indexes: the tokens, for every layer)
   const needFactors = hessian === 'kfac' || hessian === 'ekfac';
   const fa = layers.map((l) => new Float64Array(needFactors ? l.kIn * l.kIn : 0));
   const fs = layers.map((l) => new Float64Array(needFactors ? l.kOut * l.kOut : 0));
@@ -109,7 +111,10 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
     const ref = m.blobs[`kfac/${c.key}`];
     if (!ref) throw new StoreError(`chunk ${c.key} has no KFAC statistics blob; run \`logra repair\`, then \`logra log\` re-logs its ids`, store.location);
     const t = unpackTensors(await readVerified(store, m, `kfac/${c.key}`), `${store.location}/${ref.key}`);
-    tokens += Number(t.metadata.tokens ?? 0);
+    const chunkTokens = Number(t.metadata.tokens ?? 0);
+    tokens += chunkTokens;
+    const rows = t.metadata.rows ? (JSON.parse(t.metadata.rows) as number[]) : undefined;
+    layers.forEach((_, i) => (statRows[i] += rows?.[i] ?? chunkTokens));
     if (needFactors)
       layers.forEach((l, i) => {
         const a = t.get(`${i}.a`, [l.kIn, l.kIn]), s = t.get(`${i}.s`, [l.kOut, l.kOut]);
@@ -160,7 +165,7 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
         if (forms[l] === 'whiten') C.set(l, backend.zeros([ks[l], ks[l]]));
         if (forms[l] === 'kernel') G.set(l, new Float32Array(N * ks[l]));
         if (forms[l] === 'eigen') {
-          bases.set(l, await kfacBasis(backend, layers[l], fa[l], fs[l], tokens, N));
+          bases.set(l, await kfacBasis(backend, layers[l], fa[l], fs[l], statRows[l], N));
           if (hessian === 'ekfac') sums.set(l, new Float64Array(ks[l]));
         }
       }
@@ -314,8 +319,8 @@ export async function gram(backend: KernelBackend, g: Float32Array, n: number, k
   return K;
 }
 
-/** The KFAC eigenbasis of one layer: eigendecompositions of A (over tokens) and S (over examples). */
-async function kfacBasis(backend: KernelBackend, l: IndexLayer, fa: Float64Array, fs: Float64Array, tokens: number, n: number): Promise<{ ua: Float32Array; us: Float32Array; w: Float32Array }> {
+/** The KFAC eigenbasis of one layer: eigendecompositions of A (over its rows) and S (over examples). */
+async function kfacBasis(backend: KernelBackend, l: IndexLayer, fa: Float64Array, fs: Float64Array, rows: number, n: number): Promise<{ ua: Float32Array; us: Float32Array; w: Float32Array }> {
   const eig = async (m64: Float64Array, d: number, scale: number) => {
     const t = backend.tensor(Float32Array.from(m64, (v) => v * scale), [d, d]);
     try {
@@ -327,7 +332,7 @@ async function kfacBasis(backend: KernelBackend, l: IndexLayer, fa: Float64Array
       t.dispose();
     }
   };
-  const A = await eig(fa, l.kIn, 1 / Math.max(tokens, 1));
+  const A = await eig(fa, l.kIn, 1 / Math.max(rows, 1));
   const S = await eig(fs, l.kOut, 1 / n);
   const w = new Float32Array(l.kIn * l.kOut);
   for (let o = 0; o < l.kOut; o++) for (let i = 0; i < l.kIn; i++) w[o * l.kIn + i] = Math.max(S.values[o], 0) * Math.max(A.values[i], 0);

@@ -11,6 +11,7 @@ import { decodeProjections, encodeProjections, identityProjections, pcaProjectio
 import { BLOB, isFitRole, layerOffsets, packTensors, withoutFit } from './layout.ts';
 import { checkAbort, AbortError, DEFAULT_RUN_BYTES, type LogOptions, type ProjectionInit } from './types.ts';
 import { planBatches } from '../runtime/batch.ts';
+import { statsRows } from '../runtime/taps.ts';
 import { sha256Hex } from './model.ts';
 import { blobRef, readVerified } from '../store/integrity.ts';
 import { checkExamples, contentHash, runFinite, NonFiniteGradientError } from './examples.ts';
@@ -141,11 +142,14 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
   let ids: string[] = [];
   let rowHashes: string[] = [];
   let tokens = 0;
-  // projected KFAC factors of the rows not yet committed (summed in float64 from the model's per-batch outputs)
+  // projected KFAC factors of the rows not yet committed (summed in float64 from the model's per-batch outputs), and
+  // the rows each layer's A summed over
   const A = settings.layers.map((l) => new Float64Array(l.kIn * l.kIn));
   const S = settings.layers.map((l) => new Float64Array(l.kOut * l.kOut));
+  const statRows = new Float64Array(L);
   const resetStats = () => {
     for (const t of [...A, ...S]) t.fill(0);
+    statRows.fill(0);
     tokens = 0;
   };
   let lastFlush = performance.now();
@@ -162,7 +166,7 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
       stats[`${l}.a`] = { shape: [sl.kIn, sl.kIn], data: Float32Array.from(A[l]) };
       stats[`${l}.s`] = { shape: [sl.kOut, sl.kOut], data: Float32Array.from(S[l]) };
     }
-    const kfacBytes = packTensors(stats, { tokens: String(tokens), examples: String(rows) });
+    const kfacBytes = packTensors(stats, { tokens: String(tokens), examples: String(rows), rows: JSON.stringify([...statRows]) });
     const kfacKey = `kfac-${key}`;
     const next: Manifest = {
       ...manifest!,
@@ -212,6 +216,7 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
       for (let j = 0; j < sp.length; j++) S[l][j] += sp[j];
     }
     tokens += r.lengths.reduce((a, c) => a + c, 0);
+    statsRows(r).forEach((n, l) => (statRows[l] += n));
     processed += batch.length;
     if (ids.length >= chunkRows || performance.now() - lastFlush >= flushMs) await flush();
     progress(processed);
@@ -227,7 +232,7 @@ function withoutFitState(state: Manifest['state']): Manifest['state'] {
   return out;
 }
 
-/** PCA init: one pass with full KFAC statistics, A = sum x x^T / tokens, S = sum dy dy^T / examples. */
+/** PCA init: one pass with full KFAC statistics, A = sum x x^T / rows (tokens for per-token layers), S = sum dy dy^T / examples. */
 async function pcaPass(backend: KernelBackend, model: LoadedModel, examples: Example[], kIn: number, kOut: number, batchSize: number, opts: LogOptions): Promise<Projections> {
   const n = Math.min(examples.length, opts.pcaExamples ?? examples.length);
   if (n === 0) throw new DataError('PCA init needs at least one example');
@@ -235,7 +240,7 @@ async function pcaPass(backend: KernelBackend, model: LoadedModel, examples: Exa
   const layers = model.layers;
   const a = layers.map((l) => new Float64Array(l.dIn * l.dIn));
   const s = layers.map((l) => new Float64Array(l.dOut * l.dOut));
-  let tokens = 0;
+  const rows = new Float64Array(layers.length);
   for (const [i, e] of planBatches(examples.slice(0, n), batchSize, tm.tokensWithin(opts.runBytes ?? DEFAULT_RUN_BYTES))) {
     checkAbort(opts.signal, 'the PCA statistics pass');
     const batch = examples.slice(i, e);
@@ -244,10 +249,10 @@ async function pcaPass(backend: KernelBackend, model: LoadedModel, examples: Exa
       for (let j = 0; j < a[l].length; j++) a[l][j] += lt.a![j];
       for (let j = 0; j < s[l].length; j++) s[l][j] += lt.s![j];
     });
-    tokens += r.lengths.reduce((x, y) => x + y, 0);
+    statsRows(r).forEach((c, l) => (rows[l] += c));
     opts.onProgress?.({ stage: 'stats', done: e, total: n, unit: 'examples' });
   }
-  const stats = layers.map((_, l) => ({ a: Float32Array.from(a[l], (v) => v / tokens), s: Float32Array.from(s[l], (v) => v / n) }));
+  const stats = layers.map((_, l) => ({ a: Float32Array.from(a[l], (v) => v / Math.max(rows[l], 1)), s: Float32Array.from(s[l], (v) => v / n) }));
   return pcaProjections(backend, layers, stats, kIn, kOut);
 }
 

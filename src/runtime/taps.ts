@@ -75,6 +75,16 @@ export interface TapBatch {
  *  views of the caller's model bytes, which the session has copied). */
 export type AugmentedInfo = Omit<Augmented, 'model'>;
 
+/**
+ * Rows each layer's KFAC statistics summed over in a batch (what its A factor is an average over): the real tokens
+ * times the rows per token for layers applied along the tokens, else every row of every example (one per example
+ * after pooling, positions x groups for an image Conv).
+ */
+export function statsRows(r: TapBatch): number[] {
+  const tokens = r.lengths.reduce((a, c) => a + c, 0);
+  return r.layers.map((lt) => (lt.layer.perToken ? tokens * lt.layer.perToken : r.B * lt.rows));
+}
+
 export class TapModel {
   private constructor(
     readonly augmented: AugmentedInfo,
