@@ -4,19 +4,22 @@
 // Memory: Node, the process's peak resident set (getrusage); Deno, VmHWM of /proc/self/status; Chromium, the page's
 // memory by performance.measureUserAgentSpecificMemory() (JS heaps and wasm memories; the page is cross-origin
 // isolated) sampled after each step, the highest kept.
-//   Node:     npx tsx bench/scale.ts [--model bench/models/gpt2-small.onnx] [--examples 32] [--tokens 128] [--k 64]
-//             [--queries 4] [--ep auto|native|wasm] [--json out.json]
+//   Node:     npx tsx bench/scale.ts [--model bench/models/gpt2-small.onnx | DIR] [--examples 32] [--tokens 128] [--k 64]
+//             [--queries 4] [--ep auto|native|wasm] [--vocab 50257] [--name text] [--json out.json]
+//   the 0.5B Llama-style folder (`bench/make_models.py llama-0.5b`): --model bench/models/llama-0.5b --vocab 32000 --k 16
 //   Deno:     node scripts/deno.js run -A bench/scale.ts ...        (-A: onnxruntime-node needs --allow-ffi)
 //   Chromium: SCALE_BENCH=1 npx playwright test test/e2e/scale-bench.spec.ts
-import { createEngine, type HessianKind } from '../src/logra/mod.ts';
+import { createEngine, type Engine, type HessianKind, type LoadedModel } from '../src/logra/mod.ts';
 import type { LogStore } from '../src/store/store.ts';
 import { MemoryStore } from '../src/store/memory.ts';
 import type { ExecutionProviderChoice } from '../src/runtime/ort.ts';
 import { randomSequences, table } from './support/common.ts';
 
 export interface ScaleBenchOptions {
-  /** the model's bytes, and how to read them again (the engine keeps no copy) */
-  model: () => Promise<Uint8Array>;
+  /** loads the model (the engine keeps no copy of its files: give it a way to read them again) */
+  load: (engine: Engine) => Promise<LoadedModel>;
+  /** what the model is, for the report */
+  name?: string;
   examples?: number;
   tokens?: number;
   queries?: number;
@@ -51,7 +54,7 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<{ markdown: s
   const vocab = o.vocab ?? 50257;
   const train = randomSequences(N, vocab, T, T, 21, 't');
   const queries = randomSequences(Q, vocab, T, T, 22, 'q');
-  const model = await step('load model', async () => engine.loadModel(await o.model(), { source: 'model.onnx', reload: async () => ({ bytes: await o.model() }) }), (m) => `${m.layers.length} linear layers, model runs on ${engine.ep}`);
+  const model = await step('load model', () => o.load(engine), (m) => `${m.layers.length} layers tapped (${m.layers.reduce((a, l) => a + l.dIn * l.dOut, 0).toLocaleString('en-US')} weights), model runs on ${engine.ep}`);
   const store = o.store?.() ?? new MemoryStore('scale');
   const index = await step(`log ${N} x ${T} tokens, k ${K}x${K}`, () => engine.log(model, train, { store, kIn: K, kOut: K, hessian: 'raw', dtype: 'f16' }), (ix) => `rows of ${ix.manifest.cols.toLocaleString('en-US')} values`);
   steps[steps.length - 1].note = `${((N * T) / steps[steps.length - 1].s).toFixed(1)} tokens/s; ${steps[steps.length - 1].note}`;
@@ -64,9 +67,9 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<{ markdown: s
   await model.release();
   engine.dispose();
   const md = table(['step', 'seconds', `memory after (MiB, ${what})`, 'note'], steps.map((s) => [s.step, s.s.toFixed(1), s.memMiB.toFixed(0), s.note ?? '']));
-  const header = `${o.runtime}: GPT-2-small shape, ${N} train x ${T} tokens, ${Q} queries, k ${K}x${K} on every linear layer, ep ${engine.ep}, kernel backend ${engine.backend.description}; peak ${(peak / 2 ** 20).toFixed(0)} MiB (${what})`;
+  const header = `${o.runtime}: ${o.name ?? 'GPT-2-small shape'}, ${N} train x ${T} tokens, ${Q} queries, k ${K}x${K} on every linear layer, ep ${engine.ep}, kernel backend ${engine.backend.description}; peak ${(peak / 2 ** 20).toFixed(0)} MiB (${what})`;
   log(`\n${header}\n${md}`);
-  return { markdown: `${header}\n\n${md}`, json: { runtime: o.runtime, ep: engine.ep, backend: engine.backend.description, examples: N, tokens: T, queries: Q, k: K, steps, peakMiB: peak / 2 ** 20, memory: what, results: out } };
+  return { markdown: `${header}\n\n${md}`, json: { runtime: o.runtime, model: o.name ?? 'GPT-2-small shape', ep: engine.ep, backend: engine.backend.description, examples: N, tokens: T, queries: Q, k: K, steps, peakMiB: peak / 2 ** 20, memory: what, results: out } };
 }
 
 // ---- CLI (Node via tsx, Deno); Chromium: test/e2e/scale-bench.spec.ts ----
@@ -81,6 +84,8 @@ if (isMain) {
     const b = await readFile(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   };
+  // a model folder (config.json, onnx/model.onnx + external data) or one .onnx file
+  const load = async (engine: Engine) => (path.endsWith('.onnx') ? engine.loadModel(await read(), { source: path, reload: async () => ({ bytes: await read() }) }) : engine.loadModelFrom(path));
   const memory = async () => {
     if (g.Deno) {
       const m = /VmHWM:\s+(\d+) kB/.exec(await g.Deno.readTextFile('/proc/self/status'));
@@ -89,7 +94,9 @@ if (isMain) {
     return { bytes: g.process!.resourceUsage!().maxRSS * 1024, what: 'peak RSS' };
   };
   const res = await runScaleBench({
-    model: read,
+    load,
+    name: opt('--name'),
+    vocab: opt('--vocab') ? Number(opt('--vocab')) : undefined,
     examples: Number(opt('--examples') ?? 32),
     tokens: Number(opt('--tokens') ?? 128),
     queries: Number(opt('--queries') ?? 4),

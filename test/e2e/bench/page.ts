@@ -52,6 +52,6 @@ window.scaleBench = {
       if (perf.measureUserAgentSpecificMemory && crossOriginIsolated) return { bytes: (await perf.measureUserAgentSpecificMemory()).bytes, what: 'measureUserAgentSpecificMemory (JS + wasm)' };
       return { bytes: perf.memory?.usedJSHeapSize ?? 0, what: 'JS heap only' };
     };
-    return runScaleBench({ ...o, model, memory, log: line, runtime: `Chromium ${navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? ''} (page, ${crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})` });
+    return runScaleBench({ ...o, load: async (engine) => engine.loadModel(await model(), { source: 'gpt2-small.onnx', reload: async () => ({ bytes: await model() }) }), memory, log: line, runtime: `Chromium ${navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? ''} (page, ${crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})` });
   },
 };
