@@ -18,14 +18,9 @@ export class NativeRuntimeUnavailableError extends Error {
   }
 }
 
-export type RuntimeKind = 'node' | 'deno' | 'browser';
-
-export function runtimeKind(): RuntimeKind {
-  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } }; window?: unknown };
-  if (g.Deno) return 'deno';
-  if (g.process?.versions?.node && typeof g.window === 'undefined') return 'node';
-  return 'browser';
-}
+// which runtime this is: one test for the whole package (src/gpu/runtime.ts)
+export { jsRuntime as runtimeKind, type JsRuntime as RuntimeKind } from '../gpu/runtime.ts';
+import { jsRuntime as runtimeKind } from '../gpu/runtime.ts';
 
 export function hardwareThreads(): number {
   const n = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency;
