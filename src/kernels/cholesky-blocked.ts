@@ -24,18 +24,20 @@ function small(mm: MatMul, minWork = 2 ** 16): MatMul {
 /** L L^T = A + lambda I (reads the lower triangle of A [n, n]). Throws NotPositiveDefiniteError. */
 export async function blockedCholesky(a: ArrayLike<number>, n: number, lambda: number, matmul: MatMul = jsMatMul, nb = NB): Promise<HostCholesky> {
   const mm = small(matmul);
-  const L = new Float64Array(n * n);
+  // L starts as A (float64), so every read below is of one array type; its upper triangle is cleared at the end
+  const L = Float64Array.from(a);
   for (let k = 0; k < n; k += nb) {
     const b = Math.min(nb, n - k);
     const rows = n - k;
     // S [rows, b] = A[k:, k:k+b] (lower triangle mirrored) + lambda on the diagonal
     const S = new Float64Array(rows * b);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < b; c++) {
-        const i = k + r, j = k + c;
-        S[r * b + c] = i >= j ? a[i * n + j] : a[j * n + i];
-        if (i === j) S[r * b + c] += lambda;
-      }
+    for (let r = 0; r < rows; r++) {
+      const i = k + r, o = i * n + k;
+      const lim = Math.min(b, r + 1);
+      S.set(L.subarray(o, o + lim), r * b);
+      for (let c = lim; c < b; c++) S[r * b + c] = L[(k + c) * n + i];
+      if (r < b) S[r * b + r] += lambda;
+    }
     if (k > 0) {
       const Lr = new Float64Array(rows * k);
       for (let r = 0; r < rows; r++) Lr.set(L.subarray((k + r) * n, (k + r) * n + k), r * k);
@@ -73,10 +75,11 @@ export async function blockedCholesky(a: ArrayLike<number>, n: number, lambda: n
       below.set(await mm(below, inv, rows - b, b, b, false, true));
     }
     for (let r = 0; r < rows; r++) {
-      const lim = Math.min(b, r + 1); // upper part of the diagonal block stays zero
-      for (let c = 0; c < lim; c++) L[(k + r) * n + k + c] = S[r * b + c];
+      const lim = Math.min(b, r + 1);
+      L.set(S.subarray(r * b, r * b + lim), (k + r) * n + k);
     }
   }
+  for (let i = 0; i < n; i++) L.fill(0, i * n + i + 1, (i + 1) * n); // the upper triangle (A's) is not L's
   return { n, L };
 }
 

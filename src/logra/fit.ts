@@ -201,8 +201,9 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
         doneA++;
       }
 
-      // ---- one factorisation per layer
-      for (const l of group) {
+      // ---- one factorisation per layer; on the CPU backend two layers at a time: one's host work (the factor's
+      // panels, in JS) runs while the other's products run in onnxruntime
+      const factor = async (l: number): Promise<void> => {
         const layer = layers[l], k = ks[l];
         if (forms[l] === 'none') done.set(l, new IdentityPreconditioner(layer));
         else if (forms[l] === 'whiten') {
@@ -221,10 +222,10 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
             }
           }
         } else if (forms[l] === 'kernel') {
-          const K = backend.tensor(await gram(backend, G.get(l)!, N, k), [N, N]);
+          const kd = await gram(backend, G.get(l)!, N, k);
+          const K = backend.tensor(kd, [N, N]);
           const tmp: BTensor[] = [K];
           try {
-            const kd = await backend.read(K);
             let tr = 0;
             for (let i = 0; i < N; i++) tr += kd[i * N + i];
             const lambda = lambdaOf(tr / N / k); // trace(C) = trace(K) / N
@@ -252,7 +253,8 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
         }
         lambdas[l] = done.get(l)!.lambda;
         if (done.get(l)!.form !== forms[l]) forms[l] = done.get(l)!.form;
-      }
+      };
+      await pool(group, backend.kind === 'cpu' ? 2 : 1, factor);
     } finally {
       for (const t of C.values()) t.dispose();
     }
@@ -290,6 +292,15 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
 
   const state: FitState = { format: FIT_FORMAT, hessian, damping, absolute, lambdas, forms, examples: N, tokens, chunks: m.chunks.length, at: new Date().toISOString() };
   return { state, self, blobs, pre };
+}
+
+/** Runs fn over items with at most `width` in flight. */
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 /** K = G G^T [n, n] for rows G [n, k]: the lower block triangle only (blocks of rows), mirrored: ~5/8 of a GEMM. */
