@@ -20,8 +20,12 @@ const examples = readFileSync(dataPath, 'utf8').split('\n').filter((l) => l.trim
 const tokens = examples.reduce((a, e) => a + e.input_ids.length, 0);
 const engine = await createEngine({ backend: 'cpu', ep, threads, kernels: { cpuRuntime: ep === 'wasm' ? 'wasm' : 'native' } });
 let t = performance.now();
-const buf = readFileSync(modelPath);
-const model = await engine.loadModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { source: modelPath, reload: async () => ({ bytes: new Uint8Array(readFileSync(modelPath)) }) });
+/** the model file as a view of what was read (nothing here keeps it: the engine holds the weights once, in its session) */
+const read = () => {
+  const b = readFileSync(modelPath);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+};
+const model = await engine.loadModel(read(), { source: modelPath, reload: async () => ({ bytes: read() }) });
 const loadS = (performance.now() - t) / 1000;
 const c0 = cpu();
 t = performance.now();

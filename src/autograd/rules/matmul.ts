@@ -29,8 +29,16 @@ function matmul(c: VjpContext): (string | undefined)[] {
   const dy = e.known(e.unsqueeze(c.dy()!, dyAxes), [...batch, M, N]);
   const out: (string | undefined)[] = [undefined, undefined];
   if (c.needs(0)) {
-    const ga = e.known(e.op('MatMul', [dy, e.swapLast(b2, rB)]), [...batch, M, K]);
-    const gA = e.unbroadcast(ga, ga, a2);
+    let gA: string;
+    if (rB === 2) {
+      // a weight-like b: dA = dy b^T as one Gemm over the rows (transB), not MatMul(dy, Transpose(b)), whose
+      // constant transpose onnxruntime folds into a second copy of the weight
+      const df = e.reshape(dy, e.ints([-1, N]));
+      gA = e.known(e.reshapeLike(e.op('Gemm', [df, b2], { transB: 1 }), a2), ad);
+    } else {
+      const ga = e.known(e.op('MatMul', [dy, e.swapLast(b2, rB)]), [...batch, M, K]);
+      gA = e.unbroadcast(ga, ga, a2);
+    }
     out[0] = ra === 1 ? e.reshapeLike(gA, a) : gA;
   }
   if (c.needs(1)) {
