@@ -57,6 +57,40 @@ export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Floa
   }
 }
 
+/**
+ * Like forEachChunk, but consecutive chunks are joined into blocks of at least `minBytes` of float32 rows (a chunk
+ * that large alone passes through as it is): one GEMM per block instead of per chunk, so a wide query matrix (GPT-2's
+ * 49 layers at k 64 x 64: 200,704 values a row) is read once per block, not once per few-row chunk.
+ * fn gets the block's rows, its first row and the index of its last chunk.
+ */
+export async function forEachRowBlock(store: LogStore, m: Manifest, minBytes: number, fn: (data: Float32Array, rows: number, start: number, lastChunk: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache): Promise<void> {
+  const cols = m.cols;
+  const rowBytes = Math.max(cols * 4, 1);
+  let parts: Float32Array[] = [], rows = 0, start = 0;
+  const emit = async (last: number) => {
+    if (!rows) return;
+    let data: Float32Array;
+    if (parts.length === 1) data = parts[0];
+    else {
+      data = new Float32Array(rows * cols);
+      let o = 0;
+      for (const p of parts) {
+        data.set(p, o);
+        o += p.length;
+      }
+    }
+    await fn(data, rows, start, last);
+    start += rows;
+    parts = [];
+    rows = 0;
+  };
+  await forEachChunk(store, m, async (data, n, _s, i) => {
+    parts.push(data.length === n * cols ? data : data.subarray(0, n * cols));
+    rows += n;
+    if (rows * rowBytes >= minBytes || i === m.chunks.length - 1) await emit(i);
+  }, signal, cache);
+}
+
 /** The full rows [rows.length, cols] of the given row numbers (ascending or not), reading only their chunks. */
 export async function readRows(store: LogStore, m: Manifest, rows: number[], cache?: ChunkCache): Promise<Float32Array> {
   const cols = m.cols;

@@ -9,13 +9,16 @@ import { refEigh } from '../kernels/reference/eigh.ts';
 import type { LogStore, Manifest } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { TapModel } from '../runtime/taps.ts';
-import { forEachChunk, readRows, type ChunkCache } from './chunks.ts';
+import { forEachChunk, forEachRowBlock, readRows, type ChunkCache } from './chunks.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
 import { runExamples } from './examples.ts';
 import { checkAbort, DEFAULT_RUN_BYTES, type QueryOptions, type QueryResult, type ScoreMode, type TopItem } from './types.ts';
 import { planBatches } from '../runtime/batch.ts';
+
+/** Rows scored per GEMM: chunks are joined into blocks of at least this many bytes of float32 rows. */
+const SCORE_BLOCK_BYTES = 32 * 2 ** 20;
 
 /** Per query: the input length and its tokens' projected activations and gradients per layer (per-token scores). */
 export interface QueryTokens {
@@ -247,7 +250,7 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
   const running = streaming ? new RunningTopK(q, topK) : undefined;
   const qt = qc ? backend.tensor(qc, [q, cols]) : undefined;
   try {
-    await forEachChunk(ctx.store, ctx.m, async (data, rows, start, ci) => {
+    await forEachRowBlock(ctx.store, ctx.m, SCORE_BLOCK_BYTES, async (data, rows, start, ci) => {
       if (qt) {
         const x = backend.tensor(data, [rows, cols]);
         let v: Float32Array;
