@@ -11,4 +11,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# onnxruntime-node (native CPU runtime) would download CUDA binaries from nuget.org at install: not wanted, and offline here.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
