@@ -4,12 +4,15 @@
 // MODE 0 dot:    S = Q.X (times xScale[j] when HAS_XSCALE, e.g. 1/sqrt(self-influence) for RelatIF)
 // MODE 1 cosine: S = Q.X / (|Q| |X|)   (0 when a norm is 0)
 // MODE 2 l2:     S = -|Q - X|^2 = -(|Q|^2 + |X|^2 - 2 Q.X)   (larger = closer, so top-k = nearest)
-// Norms are accumulated in the same loop as the dot products (no extra pass over the chunk). 4x4 register block
-// per invocation, vec4 loads, no shared memory. Header: const MODE: u32, const X_F16: bool, const HAS_XSCALE: bool.
+// Norms are accumulated in the same loop as the dot products (no extra pass over the chunk), or, when GIVEN_NORMS,
+// read as squared norms from Qn [q] and Xs [n] (self-influences in the preconditioned metric: the LoGra pipeline's
+// cosine and l2 modes; HAS_XSCALE is then false). 4x4 register block per invocation, vec4 loads, no shared memory.
+// Header: const MODE: u32, const X_F16: bool, const HAS_XSCALE: bool, const GIVEN_NORMS: bool.
 
 struct Params {
   q: u32, n: u32, k: u32, ldS: u32,
   offQ: u32, offX: u32, offS: u32, offXs: u32,
+  offQn: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -17,6 +20,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> X: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @group(0) @binding(4) var<storage, read> Xs: array<f32>;
+@group(0) @binding(5) var<storage, read> Qn: array<f32>;
 
 // X[row, c..c+3] (c % 4 == 0)
 fn ldX(row: u32, c: u32) -> vec4<f32> {
@@ -51,10 +55,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     c1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
     c2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
     c3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
-    if (MODE != 0u) {
+    if (MODE != 0u && !GIVEN_NORMS) {
       qn += vec4<f32>(dot(a0, a0), dot(a1, a1), dot(a2, a2), dot(a3, a3));
       xn += vec4<f32>(dot(b0, b0), dot(b1, b1), dot(b2, b2), dot(b3, b3));
     }
+  }
+  if (GIVEN_NORMS && MODE != 0u) {
+    qn = vec4<f32>(Qn[p.offQn + qi.x], Qn[p.offQn + qi.y], Qn[p.offQn + qi.z], Qn[p.offQn + qi.w]);
+    xn = vec4<f32>(Xs[p.offXs + xj.x], Xs[p.offXs + xj.y], Xs[p.offXs + xj.z], Xs[p.offXs + xj.w]);
   }
   let acc = mat4x4<f32>(c0, c1, c2, c3);
   for (var i = 0u; i < 4u; i++) {

@@ -32,8 +32,16 @@ export interface BTaps {
   mask?: BTensor;
 }
 
+/** Scoring options (see shaders/score.wgsl): the mode; per-row multipliers xScale [n]; or given squared norms
+ *  (self-influences) of the queries [q] and rows [n] for cosine and l2 in a preconditioned metric. */
+export interface BScoreOptions {
+  mode?: ScoreMode;
+  xScale?: BTensor;
+  norms?: { q: BTensor; x: BTensor };
+}
+
 export interface BTopK {
-  push(q: BTensor, x: BTensor, base: number, opts?: { mode?: ScoreMode; xScale?: BTensor }): Promise<void>;
+  push(q: BTensor, x: BTensor, base: number, opts?: BScoreOptions): Promise<void>;
   result(): Promise<{ values: Float32Array; indices: Int32Array }>;
   dispose(): void;
 }
@@ -66,7 +74,7 @@ export interface KernelBackend {
    * One factorisation; every later use is a GEMM. Throws NotPositiveDefiniteError naming the failing column.
    */
   whitener(a: BTensor, lambda: number): Promise<BTensor>;
-  score(q: BTensor, x: BTensor, opts?: { mode?: ScoreMode; xScale?: BTensor }): Promise<BTensor>;
+  score(q: BTensor, x: BTensor, opts?: BScoreOptions): Promise<BTensor>;
   topK(q: number, k: number): BTopK;
   randomNormal(spec: ProjectionSpec): Promise<BTensor>;
   dispose(): void;

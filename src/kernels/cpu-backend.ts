@@ -5,7 +5,7 @@
 // (eigh-host.ts); random projections use the reference generator (bit-identical to the GPU's).
 import { ShapeError } from '../gpu/errors.ts';
 import { numel } from '../gpu/tensor.ts';
-import type { BGemmOptions, BTaps, BTensor, BTopK, KernelBackend } from './backend.ts';
+import type { BGemmOptions, BScoreOptions, BTaps, BTensor, BTopK, KernelBackend } from './backend.ts';
 import { OrtGraphs, gemmGraph, loGraGraph, type Feed } from './ort-graphs.ts';
 import { blockedEigh } from './eigh-blocked.ts';
 import { OrtLinalg } from './eigh-host.ts';
@@ -192,15 +192,18 @@ export class CpuBackend implements KernelBackend {
     return new CpuTensor(wt, [n, n]);
   }
 
-  async score(q: BTensor, x: BTensor, opts: { mode?: ScoreMode; xScale?: BTensor } = {}): Promise<CpuTensor> {
+  async score(q: BTensor, x: BTensor, opts: BScoreOptions = {}): Promise<CpuTensor> {
     const Q = cpu(q, 'Q'), X = cpu(x, 'X');
     if (Q.shape.length !== 2 || X.shape.length !== 2 || Q.shape[1] !== X.shape[1]) throw new ShapeError('score', `Q [q, k] and X [n, k] expected, got [${Q.shape.join(', ')}] and [${X.shape.join(', ')}]`);
     const [nq, k] = Q.shape;
     const n = X.shape[0];
     const s = (await this.gemm(Q, X, { transB: true })).data;
     const mode = opts.mode ?? 'dot';
+    if (opts.norms && opts.xScale) throw new ShapeError('score', 'norms and xScale cannot be combined');
     if (mode !== 'dot') {
-      const qn = rowNorms2(Q.data, nq, k), xn = rowNorms2(X.data, n, k);
+      const given = opts.norms ? { q: cpu(opts.norms.q, 'norms.q').data, x: cpu(opts.norms.x, 'norms.x').data } : undefined;
+      if (given && (given.q.length !== nq || given.x.length !== n)) throw new ShapeError('score', `norms have ${given.q.length} and ${given.x.length} values for ${nq} queries and ${n} rows`);
+      const qn = given?.q ?? rowNorms2(Q.data, nq, k), xn = given?.x ?? rowNorms2(X.data, n, k);
       for (let i = 0; i < nq; i++)
         for (let j = 0; j < n; j++) {
           const d = s[i * n + j];

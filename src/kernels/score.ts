@@ -24,6 +24,11 @@ export interface ScoreOptions {
   mode?: ScoreMode;
   /** per-row multipliers of the chunk [n] (e.g. 1 / sqrt(self-influence) for RelatIF) */
   xScale?: GpuTensor;
+  /**
+   * Squared norms to use in the cosine and l2 modes instead of |Q|^2 and |X|^2: q [q] and x [n] (the LoGra
+   * pipeline's self-influences, the norms in the preconditioned metric in which Q . X is taken). Not with xScale.
+   */
+  norms?: { q: GpuTensor; x: GpuTensor };
 }
 
 interface Prepared {
@@ -59,7 +64,8 @@ async function scoreInto(ctx: GpuContext, qp: GpuTensor, x: GpuTensor, s: GPUBuf
     xv = new GpuTensor(ctx, r.buffer, [x.shape[0], r.ld], 'f32', false);
   }
   try {
-    const pipe = await ctx.pipeline({ shader: 'score', consts: { MODE: MODES[opts.mode ?? 'dot'], X_F16: f16, HAS_XSCALE: !!opts.xScale } });
+    const given = !!opts.norms && (opts.mode ?? 'dot') !== 'dot';
+    const pipe = await ctx.pipeline({ shader: 'score', consts: { MODE: MODES[opts.mode ?? 'dot'], X_F16: f16, HAS_XSCALE: !!opts.xScale, GIVEN_NORMS: given } });
     const eb = f16 ? 2 : 4;
     const cap = ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment;
     const n = x.shape[0];
@@ -73,19 +79,30 @@ async function scoreInto(ctx: GpuContext, qp: GpuTensor, x: GpuTensor, s: GPUBuf
       const xw = window(ctx, xv.buffer, j0 * k, (j0 + nj) * k, eb);
       if (f16 && xw.elemOffset % 8 !== 0) throw new Error('score: internal f16 misalignment');
       const sw = window(ctx, s, col + j0, (nq - 1) * ldS + col + j0 + nj);
-      const xs = opts.xScale ? window(ctx, opts.xScale.buffer, j0, j0 + nj) : null;
-      const u = uniformBlock([nq, nj, k, ldS, 0, xw.elemOffset, sw.elemOffset, xs?.elemOffset ?? 0]);
-      ctx.dispatch(pipe, [qp.buffer, xw.binding, sw.binding, xs ? xs.binding : ctx.dummyBuffer], [ceilDiv(nj, 32), ceilDiv(nq, 32)], u, 'score');
+      const xsBuf = opts.xScale ?? (given ? opts.norms!.x : undefined);
+      const xs = xsBuf ? window(ctx, xsBuf.buffer, j0, j0 + nj) : null;
+      const qn = given ? window(ctx, opts.norms!.q.buffer, 0, nq) : null;
+      const u = uniformBlock([nq, nj, k, ldS, 0, xw.elemOffset, sw.elemOffset, xs?.elemOffset ?? 0, qn?.elemOffset ?? 0, 0, 0, 0]);
+      ctx.dispatch(pipe, [qp.buffer, xw.binding, sw.binding, xs ? xs.binding : ctx.dummyBuffer, qn ? qn.binding : ctx.dummyBuffer], [ceilDiv(nj, 32), ceilDiv(nq, 32)], u, 'score');
     }
   } finally {
     for (const t of temps) ctx.release(t);
   }
 }
 
+function checkOpts(opts: ScoreOptions, nq: number, n: number): void {
+  if (opts.xScale && opts.xScale.size !== n) throw new ShapeError('score', `xScale has ${opts.xScale.size} values for ${n} rows`);
+  if (opts.norms) {
+    if (opts.xScale) throw new ShapeError('score', 'norms and xScale cannot be combined');
+    if (opts.norms.q.size !== nq) throw new ShapeError('score', `norms.q has ${opts.norms.q.size} values for ${nq} queries`);
+    if (opts.norms.x.size !== n) throw new ShapeError('score', `norms.x has ${opts.norms.x.size} values for ${n} rows`);
+  }
+}
+
 /** Scores S [q, n] of queries Q [q, k] against a chunk X [n, k] (f32 or f16). */
 export async function score(ctx: GpuContext, q: GpuTensor, x: GpuTensor, opts: ScoreOptions = {}): Promise<GpuTensor> {
   const { nq, n } = checkQX(q, x);
-  if (opts.xScale && opts.xScale.size !== n) throw new ShapeError('score', `xScale has ${opts.xScale.size} values for ${n} rows`);
+  checkOpts(opts, nq, n);
   const out = empty(ctx, [nq, n]);
   if (nq === 0 || n === 0 || q.shape[1] === 0) {
     if (nq * n) ctx.clear(out.buffer, 0, nq * n * 4);
@@ -130,7 +147,7 @@ export class TopK {
     const { nq, n } = checkQX(q, x);
     if (nq !== this.q) throw new ShapeError('TopK', `Q has ${nq} rows, this TopK tracks ${this.q}`);
     if (n === 0) return;
-    if (opts.xScale && opts.xScale.size !== n) throw new ShapeError('score', `xScale has ${opts.xScale.size} values for ${n} rows`);
+    checkOpts(opts, nq, n);
     const p = await prepareQ(this.ctx, q);
     // scratch scores in column blocks that fit a binding
     const cap = this.ctx.limits.maxStorageBufferBindingSize - this.ctx.limits.minStorageBufferOffsetAlignment;
@@ -142,9 +159,11 @@ export class TopK {
         try {
           const whole = j0 === 0 && nj === n;
           const sub = whole ? x : sliceRows(x, j0, nj);
-          const xs = opts.xScale && !whole ? sliceRows(opts.xScale.reshape([n, 1]), j0, nj) : undefined;
+          const perRow = opts.xScale ?? opts.norms?.x;
+          const xs = perRow && !whole ? sliceRows(perRow.reshape([n, 1]), j0, nj) : undefined;
+          const sliced = whole ? opts : opts.norms ? { ...opts, norms: { q: opts.norms.q, x: xs!.reshape([nj]) } } : { ...opts, xScale: xs?.reshape([nj]) };
           try {
-            await scoreInto(this.ctx, p.q, sub, s, nj, 0, { ...opts, xScale: whole ? opts.xScale : xs?.reshape([nj]) });
+            await scoreInto(this.ctx, p.q, sub, s, nj, 0, sliced);
             await this.reduce(s, nj, nj, base + j0);
           } finally {
             if (!whole) sub.dispose();

@@ -2,7 +2,7 @@
 import { GpuContext, type AcquireOptions } from '../gpu/device.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { GpuTensor, fromHalfBits, fromHost, zeros } from '../gpu/tensor.ts';
-import type { BGemmOptions, BTaps, BTensor, BTopK, KernelBackend } from './backend.ts';
+import type { BGemmOptions, BScoreOptions, BTaps, BTensor, BTopK, KernelBackend } from './backend.ts';
 import { gemm } from './gemm.ts';
 import { loGraProject, denseBaseline, type DenseProjectionOptions } from './logra.ts';
 import { syrk, kfacAccumulate } from './syrk.ts';
@@ -22,6 +22,7 @@ function gpu(t: BTensor, what: string): GpuTensor {
   return t;
 }
 const opt = (t: BTensor | undefined, what: string) => (t ? gpu(t, what) : undefined);
+const gpuScoreOpts = (o: BScoreOptions) => ({ mode: o.mode, xScale: opt(o.xScale, 'xScale'), norms: o.norms ? { q: gpu(o.norms.q, 'norms.q'), x: gpu(o.norms.x, 'norms.x') } : undefined });
 
 /**
  * Where eigendecompositions run:
@@ -125,13 +126,13 @@ export class WebGpuBackend implements KernelBackend {
   async whitener(a: BTensor, lambda: number): Promise<GpuTensor> {
     return whitener(this.ctx, gpu(a, 'A'), lambda);
   }
-  async score(q: BTensor, x: BTensor, o: { mode?: ScoreMode; xScale?: BTensor } = {}): Promise<GpuTensor> {
-    return score(this.ctx, gpu(q, 'Q'), gpu(x, 'X'), { mode: o.mode, xScale: opt(o.xScale, 'xScale') });
+  async score(q: BTensor, x: BTensor, o: BScoreOptions = {}): Promise<GpuTensor> {
+    return score(this.ctx, gpu(q, 'Q'), gpu(x, 'X'), gpuScoreOpts(o));
   }
   topK(q: number, k: number): BTopK {
     const t = new TopK(this.ctx, q, k);
     return {
-      push: (qt, xt, base, o = {}) => t.push(gpu(qt, 'Q'), gpu(xt, 'X'), base, { mode: o.mode, xScale: opt(o.xScale, 'xScale') }),
+      push: (qt, xt, base, o = {}) => t.push(gpu(qt, 'Q'), gpu(xt, 'X'), base, gpuScoreOpts(o)),
       result: () => t.result(),
       dispose: () => t.dispose(),
     };

@@ -8,6 +8,7 @@ import type { LoadedModel } from './model.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
 import { BLOB, fitIsCurrent, isFitRole, trainIds } from './layout.ts';
 import { ChunkCache } from './chunks.ts';
+import { DEFAULT_DEVICE_BYTES, DeviceRows } from './device-rows.ts';
 import { DEFAULT_FIT_MEMORY, fitIndex, packSelf, type FitState } from './fit.ts';
 import { Fitted } from './fitted.ts';
 import { queryGradients, scoreQueries, type QueryGradients } from './query.ts';
@@ -37,6 +38,29 @@ export class LograIndex {
   }
   get cacheBytes(): number {
     return this.chunkCache?.maxBytes ?? 0;
+  }
+
+  private deviceRows?: DeviceRows;
+  /**
+   * WebGPU backend: device memory for chunks kept resident between top-k queries (default 1 GiB; beyond it chunks
+   * stream through). Setting it frees the resident chunks.
+   */
+  set deviceBytes(n: number) {
+    if (!(n >= 0)) throw new RangeError(`deviceBytes must be >= 0, got ${n}`);
+    this.deviceRows?.clear();
+    this.deviceRows = this.backend.kind === 'webgpu' ? new DeviceRows(this.backend, n) : undefined;
+  }
+  get deviceBytes(): number {
+    return this.device?.maxBytes ?? 0;
+  }
+  /** the device rows (WebGPU backend only), made on first use */
+  get device(): DeviceRows | undefined {
+    if (!this.deviceRows && this.backend.kind === 'webgpu') this.deviceRows = new DeviceRows(this.backend, DEFAULT_DEVICE_BYTES);
+    return this.deviceRows;
+  }
+  /** Frees the chunks resident on the device (the next top-k query uploads them again). */
+  releaseDevice(): void {
+    this.deviceRows?.clear();
   }
 
   constructor(
@@ -235,7 +259,7 @@ export class LograIndex {
     }
     return this.reading(async () => {
       const fitted = await this.ensureFitted();
-      return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache }, g, opts);
+      return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache, device: this.device }, g, opts);
     });
   }
 

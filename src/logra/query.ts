@@ -3,13 +3,14 @@
 // scored from their raw dot products with every row (N (M^{-1} a)_n), so they take separate rows in the pass; every
 // other layer's preconditioned query blocks are summed into one row per query, one GEMM per chunk. When only the top
 // items are asked for and no layer needs separate rows, the pass keeps a running top-k per query and never holds a
-// [queries x rows] score matrix.
+// [queries x rows] score matrix; on a WebGPU backend that pass runs on the device (deviceTopK).
 import type { KernelBackend } from '../kernels/backend.ts';
 import { refEigh } from '../kernels/reference/eigh.ts';
 import type { LogStore, Manifest } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { TapModel } from '../runtime/taps.ts';
 import { forEachChunk, forEachRowBlock, readRows, type ChunkCache } from './chunks.ts';
+import type { DeviceRows } from './device-rows.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
@@ -75,6 +76,8 @@ export interface ScoringContext {
   fitted: Fitted;
   ids: string[];
   cache?: ChunkCache;
+  /** WebGPU backend: the rows on the device (top-k-only queries are then scored there) */
+  device?: DeviceRows;
 }
 
 /** score transform of a mode, in the (C + lambda I)^{-1} metric: dot, cosine = dot / sqrt(self_q self_n), l2 */
@@ -234,8 +237,9 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
     kernels.clear();
   }
 
-  // ---- the pass: one combined row per query for the layers that allow it, separate rows for the others
-  const separate = layers.map((_, l) => perLayer || kernels.has(l));
+  // ---- the pass: one combined row per query for the layers that allow it, separate rows for the others (per-layer
+  // scores of the top items only are computed afterwards from their rows)
+  const separate = layers.map((_, l) => (perLayer && keep) || kernels.has(l));
   const combinedLayers = layers.map((_, l) => l).filter((l) => !separate[l]);
   const separateLayers = layers.map((_, l) => l).filter((l) => separate[l]);
   let qc: Float32Array | undefined;
@@ -247,9 +251,11 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
   const selfQTotal = Float64Array.from({ length: q }, (_, j) => selfQ.reduce((a, s) => a + s[j], 0));
   const combined = qc && !streaming ? Array.from({ length: q }, () => new Float32Array(N)) : undefined;
   const sepDots = new Map<number, Float32Array>(separateLayers.map((l) => [l, new Float32Array(q * N)]));
+  const onDevice = streaming && !!qc && !!ctx.device && topK > 0 && topK <= MAX_DEVICE_TOPK;
   const running = streaming ? new RunningTopK(q, topK) : undefined;
-  const qt = qc ? backend.tensor(qc, [q, cols]) : undefined;
-  try {
+  if (onDevice) await deviceTopK(ctx, qc!, q, mode, selfQTotal, running!, opts);
+  const qt = qc && !onDevice ? backend.tensor(qc, [q, cols]) : undefined;
+  if (!onDevice) try {
     await forEachRowBlock(ctx.store, ctx.m, SCORE_BLOCK_BYTES, async (data, rows, start, ci) => {
       if (qt) {
         const x = backend.tensor(data, [rows, cols]);
@@ -292,6 +298,7 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
   let top: TopItem[][];
   if (running) {
     top = Array.from({ length: q }, (_, j) => running.top(j).map((n, t) => ({ id: ids[n], index: n, score: running.values[j * topK + t] })));
+    if (perLayer) await topLayerScores(ctx, top, Qp as Float32Array[], selfQ, transform);
   } else {
     scores = [];
     layerScores = perLayer ? layers.map(() => [] as Float32Array[]) : undefined;
@@ -326,6 +333,73 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
     layerNames: layers.map((l) => l.name),
     losses: g.losses,
   };
+}
+
+/**
+ * The top items' per-layer scores, from their stored rows (one read of the chunks holding them): the streaming pass
+ * needs no [queries x rows] matrix per layer when only the top items' layer scores are asked for.
+ */
+async function topLayerScores(ctx: ScoringContext, top: TopItem[][], Qp: Float32Array[], selfQ: Float64Array[], transform: (d: number, sq: number, sn: number) => number): Promise<void> {
+  const layers = ctx.m.settings.layers;
+  const { offsets, cols } = layerOffsets(layers);
+  const need = [...new Set(top.flat().map((t) => t.index))].sort((a, b) => a - b);
+  const rowOf = new Map(need.map((n, i) => [n, i]));
+  const G = await readRows(ctx.store, ctx.m, need, ctx.cache);
+  top.forEach((items, j) => {
+    for (const item of items) {
+      const r = rowOf.get(item.index)!;
+      item.layers = layers.map((l, i) => {
+        const k = l.kIn * l.kOut;
+        const qv = Qp[i].subarray(j * k, (j + 1) * k), gv = G.subarray(r * cols + offsets[i], r * cols + offsets[i] + k);
+        let d = 0;
+        for (let c = 0; c < k; c++) d += qv[c] * gv[c];
+        return Math.fround(transform(d, selfQ[i][j], ctx.fitted.self[i][item.index]));
+      });
+    }
+  });
+}
+
+/** largest top-k the WGSL running top-k keeps (src/kernels/score.ts MAX_TOPK) */
+const MAX_DEVICE_TOPK = 256;
+
+/**
+ * The streaming pass on a WebGPU device: the combined query rows stay on the device, every chunk is scored there
+ * (an f16 chunk unpacked by the scoring shader, resident chunks uploaded once per index: device-rows.ts) and merged
+ * into a running top-k that is read back once at the end; cosine and l2 take the self-influences as given norms.
+ */
+async function deviceTopK(ctx: ScoringContext, qc: Float32Array, q: number, mode: ScoreMode, selfQ: Float64Array, out: RunningTopK, opts: QueryOptions): Promise<void> {
+  const be = ctx.backend;
+  const cols = ctx.m.cols;
+  const qt = be.tensor(qc, [q, cols]);
+  const qn = mode === 'dot' ? undefined : be.tensor(Float32Array.from(selfQ), [q]);
+  const top = be.topK(q, out.k);
+  try {
+    let start = 0;
+    for (let i = 0; i < ctx.m.chunks.length; i++) {
+      checkAbort(opts.signal, 'reading the index');
+      const n = ctx.m.chunks[i].rows;
+      const x = await ctx.device!.chunk(ctx.store, ctx.m, i, ctx.cache);
+      const xn = qn ? be.tensor(Float32Array.from(ctx.fitted.total.subarray(start, start + n)), [n]) : undefined;
+      try {
+        await top.push(qt, x.t, start, { mode, norms: qn ? { q: qn, x: xn! } : undefined });
+      } finally {
+        xn?.dispose();
+        if (x.owned) x.t.dispose();
+      }
+      start += n;
+      opts.onProgress?.({ stage: 'query', done: i + 1, total: ctx.m.chunks.length, unit: 'chunks' });
+    }
+    const r = await top.result();
+    for (let j = 0; j < q; j++)
+      for (let t = 0; t < out.k; t++) {
+        const idx = r.indices[j * out.k + t];
+        if (idx >= 0) out.push(j, r.values[j * out.k + t], idx);
+      }
+  } finally {
+    top.dispose();
+    qn?.dispose();
+    qt.dispose();
+  }
 }
 
 /** tokens[t] = sum_l dy~_t^T [(C_l + lambda I)^{-1} G_n,l] x~_t over the per-token layers: sums to their dot score. */

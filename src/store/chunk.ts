@@ -118,8 +118,17 @@ export function encodeChunk(data: Float32Array, rows: number, cols: number, dtyp
   return { bytes: out, checksum };
 }
 
-/** Validates header, size and checksum (against the manifest's when given) before decoding. */
-export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum?: number; rows?: number; cols?: number }): DecodedChunk {
+/** A verified chunk's header fields and its encoded payload (a view into the bytes read). */
+export interface VerifiedChunk {
+  dtype: ChunkDtype;
+  rows: number;
+  cols: number;
+  checksum: number;
+  payload: Uint8Array;
+}
+
+/** Validates header, size and checksum (against the manifest's when given); the payload stays encoded. */
+export function verifyChunk(bytes: Uint8Array, name: string, expect?: { checksum?: number; rows?: number; cols?: number }): VerifiedChunk {
   if (bytes.length < HEADER) throw new ChunkError(`truncated (${bytes.length} bytes, header needs ${HEADER})`, name);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== CHUNK_MAGIC) throw new ChunkError('not a logra chunk (bad magic)', name);
@@ -139,6 +148,19 @@ export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum
   if (actual !== checksum || (expect?.checksum !== undefined && expect.checksum !== actual)) {
     throw new ChunkError(`checksum mismatch (stored ${checksum.toString(16)}, manifest ${expect?.checksum?.toString(16) ?? '-'}, data ${actual.toString(16)}): the chunk is corrupted`, name);
   }
+  return { dtype, rows, cols, checksum, payload };
+}
+
+/** The payload's IEEE half bit patterns of an 'f16' chunk (in place when aligned), for decoding on a GPU. */
+export function halfBitsOf(c: VerifiedChunk): Uint16Array {
+  if (c.dtype !== 'f16') throw new ChunkError(`halfBitsOf: a ${c.dtype} chunk`);
+  const src = c.payload.byteOffset % 2 === 0 ? c.payload : new Uint8Array(c.payload);
+  return new Uint16Array(src.buffer, src.byteOffset, c.rows * c.cols);
+}
+
+/** Validates header, size and checksum (against the manifest's when given) before decoding. */
+export function decodeChunk(bytes: Uint8Array, name: string, expect?: { checksum?: number; rows?: number; cols?: number }): DecodedChunk {
+  const { dtype, rows, cols, checksum, payload } = verifyChunk(bytes, name, expect);
   // view the payload in place when it is aligned (it is for whole-file reads: the header is 24 bytes), else copy once
   const n = rows * cols;
   const src = payload.byteOffset % 4 === 0 ? payload : new Uint8Array(payload);

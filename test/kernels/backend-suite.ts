@@ -118,6 +118,24 @@ export const backendCases: BackendCase[] = [
       all.set(Float32Array.from(await be.read(be.tensorFromHalf(h2, [n2, k]))), n1 * k);
       const ref = refTopK(refScores(Q, all, q, n1 + n2, k, 'cosine'), q, n1 + n2, 5);
       const s = await be.read(await be.score(be.tensor(Q, [q, k]), be.tensor(X1, [n1, k]), { mode: 'l2' }));
+      // given norms (self-influences in a preconditioned metric), rows from an f16 chunk, through the running top-k
+      const qn = Float32Array.from({ length: q }, () => 0.5 + r.uniform());
+      const xn = Float32Array.from({ length: n2 }, () => 0.5 + r.uniform());
+      xn[3] = 0; // a zero self-influence scores 0 in cosine
+      const given = { q: be.tensor(qn, [q]), x: be.tensor(xn, [n2]) };
+      const X2h = Float32Array.from(await be.read(be.tensorFromHalf(h2, [n2, k])));
+      const normsOut: Record<string, ReturnType<typeof m>> = {};
+      for (const mode of ['cosine', 'l2'] as const) {
+        const sg = await be.read(await be.score(be.tensor(Q, [q, k]), be.tensorFromHalf(h2, [n2, k]), { mode, norms: given }));
+        const refG = refScores(Q, X2h, q, n2, k, mode, undefined, { q: qn, x: xn });
+        const tg = be.topK(q, 4);
+        await tg.push(be.tensor(Q, [q, k]), be.tensorFromHalf(h2, [n2, k]), 7, { mode, norms: given });
+        const rg = await tg.result();
+        tg.dispose();
+        const refT = refTopK(refG, q, n2, 4, 7);
+        normsOut[`given norms, ${mode} scores`] = m(relErr(sg, refG));
+        normsOut[`given norms, ${mode} top-k index mismatches`] = m(rg.indices.filter((v, i) => v !== refT.indices[i]).length, 0);
+      }
       const spec = { seed: 77, layer: 'blk', role: 'pOut' as const, rows: 9, cols: 14 };
       const p = await be.read(await be.randomNormal(spec));
       const want = normalMatrix(spec);
@@ -128,6 +146,7 @@ export const backendCases: BackendCase[] = [
         'l2 scores': m(relErr(s, refScores(Q, X1, q, n1, k, 'l2'))),
         'projection bit mismatches': m(p.filter((v, i) => !Object.is(v, want[i])).length, 0),
         'f16 bit mismatches': m(bits.filter((v, i) => v !== h2[i]).length, 0),
+        ...normsOut,
       };
     },
   },

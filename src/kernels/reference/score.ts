@@ -2,8 +2,8 @@
 
 export type ScoreMode = 'dot' | 'cosine' | 'l2';
 
-/** S [q, n] for Q [q, k] and X [n, k] (see shaders/score.wgsl for the modes). */
-export function refScores(qm: ArrayLike<number>, x: ArrayLike<number>, q: number, n: number, k: number, mode: ScoreMode = 'dot', xScale?: ArrayLike<number>): Float64Array {
+/** S [q, n] for Q [q, k] and X [n, k] (see shaders/score.wgsl for the modes; `norms`: given squared norms). */
+export function refScores(qm: ArrayLike<number>, x: ArrayLike<number>, q: number, n: number, k: number, mode: ScoreMode = 'dot', xScale?: ArrayLike<number>, norms?: { q: ArrayLike<number>; x: ArrayLike<number> }): Float64Array {
   const s = new Float64Array(q * n);
   for (let i = 0; i < q; i++)
     for (let j = 0; j < n; j++) {
@@ -13,6 +13,10 @@ export function refScores(qm: ArrayLike<number>, x: ArrayLike<number>, q: number
         d += a * b;
         qq += a * a;
         xx += b * b;
+      }
+      if (norms) {
+        qq = norms.q[i];
+        xx = norms.x[j];
       }
       let v = d;
       if (mode === 'cosine') v = qq > 0 && xx > 0 ? d / Math.sqrt(qq * xx) : 0;
