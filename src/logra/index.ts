@@ -42,23 +42,29 @@ export class LograIndex {
 
   private deviceRows?: DeviceRows;
   /**
-   * WebGPU backend: device memory for chunks kept resident between top-k queries (default 1 GiB; beyond it chunks
-   * stream through). Setting it frees the resident chunks.
+   * WebGPU backend: device memory for row blocks kept resident between top-k queries (default 1 GiB; beyond it
+   * blocks stream through). Setting it frees the resident blocks.
    */
   set deviceBytes(n: number) {
     if (!(n >= 0)) throw new RangeError(`deviceBytes must be >= 0, got ${n}`);
     this.deviceRows?.clear();
-    this.deviceRows = this.backend.kind === 'webgpu' ? new DeviceRows(this.backend, n) : undefined;
+    this.deviceRows = this.backend.kind === 'webgpu' ? new DeviceRows(this.backend, n, this.deviceRows?.blockBytes) : undefined;
   }
   get deviceBytes(): number {
     return this.device?.maxBytes ?? 0;
+  }
+  /** WebGPU backend: bytes of rows joined into one block per scoring dispatch (default 64 MiB). Frees the residents. */
+  set deviceBlockBytes(n: number) {
+    if (!(n > 0)) throw new RangeError(`deviceBlockBytes must be > 0, got ${n}`);
+    this.deviceRows?.clear();
+    this.deviceRows = this.backend.kind === 'webgpu' ? new DeviceRows(this.backend, this.deviceRows?.maxBytes ?? DEFAULT_DEVICE_BYTES, n) : undefined;
   }
   /** the device rows (WebGPU backend only), made on first use */
   get device(): DeviceRows | undefined {
     if (!this.deviceRows && this.backend.kind === 'webgpu') this.deviceRows = new DeviceRows(this.backend, DEFAULT_DEVICE_BYTES);
     return this.deviceRows;
   }
-  /** Frees the chunks resident on the device (the next top-k query uploads them again). */
+  /** Frees the rows resident on the device (the next top-k query uploads them again). */
   releaseDevice(): void {
     this.deviceRows?.clear();
   }

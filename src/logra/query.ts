@@ -364,7 +364,7 @@ const MAX_DEVICE_TOPK = 256;
 
 /**
  * The streaming pass on a WebGPU device: the combined query rows stay on the device, every chunk is scored there
- * (an f16 chunk unpacked by the scoring shader, resident chunks uploaded once per index: device-rows.ts) and merged
+ * block by block (f16 rows unpacked by the scoring shader, resident blocks uploaded once per index: device-rows.ts), merged
  * into a running top-k that is read back once at the end; cosine and l2 take the self-influences as given norms.
  */
 async function deviceTopK(ctx: ScoringContext, qc: Float32Array, q: number, mode: ScoreMode, selfQ: Float64Array, out: RunningTopK, opts: QueryOptions): Promise<void> {
@@ -374,21 +374,15 @@ async function deviceTopK(ctx: ScoringContext, qc: Float32Array, q: number, mode
   const qn = mode === 'dot' ? undefined : be.tensor(Float32Array.from(selfQ), [q]);
   const top = be.topK(q, out.k);
   try {
-    let start = 0;
-    for (let i = 0; i < ctx.m.chunks.length; i++) {
-      checkAbort(opts.signal, 'reading the index');
-      const n = ctx.m.chunks[i].rows;
-      const x = await ctx.device!.chunk(ctx.store, ctx.m, i, ctx.cache);
+    await ctx.device!.forEachBlock(ctx.store, ctx.m, async (x, n, start, last) => {
       const xn = qn ? be.tensor(Float32Array.from(ctx.fitted.total.subarray(start, start + n)), [n]) : undefined;
       try {
-        await top.push(qt, x.t, start, { mode, norms: qn ? { q: qn, x: xn! } : undefined });
+        await top.push(qt, x, start, { mode, norms: qn ? { q: qn, x: xn! } : undefined });
       } finally {
         xn?.dispose();
-        if (x.owned) x.t.dispose();
       }
-      start += n;
-      opts.onProgress?.({ stage: 'query', done: i + 1, total: ctx.m.chunks.length, unit: 'chunks' });
-    }
+      opts.onProgress?.({ stage: 'query', done: last + 1, total: ctx.m.chunks.length, unit: 'chunks' });
+    }, opts.signal, ctx.cache);
     const r = await top.result();
     for (let j = 0; j < q; j++)
       for (let t = 0; t < out.k; t++) {
