@@ -11,11 +11,9 @@
 // Timings are medians over interleaved rounds; compare them as ratios within one run (the machine is shared).
 //   Node:  npx tsx bench/pipeline.ts [--quick] [--json out.json] [--backend cpu|webgpu|auto] [--ep wasm|webgpu]
 //   Deno:  node scripts/deno.js run --allow-read --allow-env --allow-net=127.0.0.1 --allow-write=/tmp bench/pipeline.ts
-import { createEngine, randomProjections, type FitState, type LoadedModel, type LograIndex } from '../src/logra/mod.ts';
-import { BLOB, packTensors, unpackTensors } from '../src/logra/layout.ts';
+import { createEngine, randomProjections, type LoadedModel, type LograIndex } from '../src/logra/mod.ts';
 import { Fitted } from '../src/logra/fitted.ts';
 import { MemoryStore } from '../src/store/memory.ts';
-import type { LogStore, Manifest } from '../src/store/store.ts';
 import { buildGpt2 } from '../src/train/gpt2.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { encodeModel } from '../src/onnx/codec.ts';
@@ -26,6 +24,7 @@ import { toOrtFeeds } from '../src/runtime/feeds.ts';
 import { describeInputs } from '../src/autograd/inputs.ts';
 import { Graph } from '../src/onnx/graph.ts';
 import type { BackendChoice } from '../src/kernels/backend.ts';
+import { replicateFitted } from './support/replicate.ts';
 import { exit, flag, opt, randomSequences, runtimeName, table, writeJson } from './support/common.ts';
 
 export interface PipelineBenchOptions {
@@ -125,33 +124,6 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<{ 
   log(t1);
 
   // ---------------------------------------------------------------- (ii) influence pairs/s
-  /**
-   * A fitted index over the logged rows listed `times` over (manifest only: same chunk blobs, new ids). Duplicating
-   * every row leaves C = (1/N) sum g g^T and each row's self-influence unchanged, so the small index's fit is the
-   * replicated index's fit (fitted in the covariance form, which does not depend on N): it is copied, with the
-   * self-influences tiled.
-   */
-  async function replicateFitted(small: LograIndex, dst: MemoryStore, times: number): Promise<void> {
-    const m = small.manifest;
-    const src = small.store as MemoryStore;
-    const L = m.settings.layers.length;
-    const n = small.size;
-    const self = unpackTensors(await src.readBlob(m.blobs[BLOB.self].key), 'self');
-    const tiled: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (let l = 0; l < L; l++) {
-      const v = self.get(String(l), [n]), out = new Float32Array(n * times);
-      for (let r = 0; r < times; r++) out.set(v, r * n);
-      tiled[String(l)] = { shape: [n * times], data: out };
-    }
-    const selfBytes = packTensors(tiled);
-    const blobs = [...src.blobs].filter(([key]) => key !== m.blobs[BLOB.self].key).map(([key, bytes]) => ({ key, bytes }));
-    blobs.push({ key: 'self-replicated', bytes: selfBytes });
-    const chunks: Manifest['chunks'] = [];
-    for (let r = 0; r < times; r++) for (const c of m.chunks) chunks.push({ ...c, ids: c.ids.map((id) => `${id}#${r}`) });
-    const fit = { ...(m.state.fit as FitState), chunks: chunks.length, examples: n * times };
-    await dst.commit(blobs, { ...m, chunks, blobs: { ...m.blobs, [BLOB.self]: { key: 'self-replicated', checksum: 0, bytes: selfBytes.length } }, state: { ...m.state, fit } });
-  }
-
   async function timeQueries(ix: LograIndex): Promise<number> {
     await ix.query(queries.slice(0, 2), { topK: 10, scores: false }); // warm-up
     const qt: number[] = [];

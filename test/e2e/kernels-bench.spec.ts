@@ -1,5 +1,7 @@
 // The kernel benchmark in Chromium (opt-in: it takes minutes):
-//   KERNELS_BENCH=1 npx playwright test test/e2e/kernels-bench.spec.ts   (KERNELS_BENCH_QUICK=1 for fewer sizes)
+//   KERNELS_BENCH=1 npx playwright test test/e2e/kernels-bench.spec.ts   (KERNELS_BENCH_QUICK=1 for fewer sizes;
+//   KERNELS_BENCH_JSON=path writes the rows)
+import { writeFileSync } from 'node:fs';
 import { test, expect } from './guard.ts';
 
 test('kernel benchmark (bench/kernels.ts) in Chromium', async ({ page }) => {
@@ -11,5 +13,6 @@ test('kernel benchmark (bench/kernels.ts) in Chromium', async ({ page }) => {
   const budget = Number(process.env.KERNELS_BENCH_BUDGET ?? 90);
   const res = await page.evaluate(([q, b]) => window.kernelBench!.run(q, b), [!!process.env.KERNELS_BENCH_QUICK, budget] as const);
   console.log(`\n${res.header}\n\n${res.markdown}`);
+  if (process.env.KERNELS_BENCH_JSON) writeFileSync(process.env.KERNELS_BENCH_JSON, JSON.stringify({ header: `Chromium: ${res.header}`, rows: res.rows }, null, 2) + '\n');
   expect(res.rows.length).toBeGreaterThan(0);
 });

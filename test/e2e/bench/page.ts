@@ -55,3 +55,13 @@ window.scaleBench = {
     return runScaleBench({ ...o, load: async (engine) => engine.loadModel(await model(), { source: 'gpt2-small.onnx', reload: async () => ({ bytes: await model() }) }), memory, log: line, runtime: `Chromium ${navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? ''} (page, ${crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})` });
   },
 };
+
+declare global {
+  interface Window {
+    /** bench/gpu.ts: Chromium's adapter (a hardware one with E2E_WEBGPU_ADAPTER=default; software refused unless asked) */
+    gpuBench?: { run(o: { software?: boolean; rows?: number; queries?: number }): Promise<{ header: string; markdown: string; json: Record<string, unknown>; code: number }> };
+  }
+}
+window.gpuBench = {
+  run: async (o) => (await import('../../../bench/gpu.ts')).runGpuBench({ ...o, log: line }),
+};
