@@ -154,7 +154,7 @@ export async function openIndexDir(engine: Engine, a: Flags, needModel: boolean)
 }
 
 /** A progress bar per stage on stderr. */
-export function progressBars(quiet: boolean): (e: ProgressEvent) => void {
+export function progressBars(quiet: boolean): (e: Pick<ProgressEvent, 'done' | 'total' | 'skipped'> & { stage: string }) => void {
   const bars = new Map<string, Progress>();
   return (e) => {
     let b = bars.get(e.stage);
