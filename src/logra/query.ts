@@ -10,6 +10,7 @@ import type { LogStore, Manifest } from '../store/store.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { TapModel } from '../runtime/taps.ts';
 import { forEachChunk, forEachRowBlock, readRows, type ChunkCache } from './chunks.ts';
+import type { DecodePool } from './scan-pool.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
@@ -75,6 +76,8 @@ export interface ScoringContext {
   fitted: Fitted;
   ids: string[];
   cache?: ChunkCache;
+  /** decode chunks in worker threads while scoring (Node; scan-pool.ts) */
+  pool?: DecodePool;
 }
 
 /** score transform of a mode, in the (C + lambda I)^{-1} metric: dot, cosine = dot / sqrt(self_q self_n), l2 */
@@ -98,7 +101,7 @@ async function dotsPass(ctx: ScoringContext, layers: number[], rows: Map<number,
       const o = out.get(l)!;
       for (let r = 0; r < m; r++) o.set(d.subarray(r * n, (r + 1) * n), r * N + start);
     }
-  }, signal, ctx.cache);
+  }, signal, ctx.cache, ctx.pool);
   return out;
 }
 
@@ -127,7 +130,7 @@ async function weightedSumPass(ctx: ScoringContext, layers: number[], coefs: Map
         a.dispose();
       }
     }
-  }, signal, ctx.cache);
+  }, signal, ctx.cache, ctx.pool);
   return out;
 }
 
@@ -272,7 +275,7 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
         for (let j = 0; j < q; j++) o.set(d.subarray(j * rows, (j + 1) * rows), j * N + start);
       }
       opts.onProgress?.({ stage: 'query', done: ci + 1, total: ctx.m.chunks.length, unit: 'chunks' });
-    }, opts.signal, ctx.cache);
+    }, opts.signal, ctx.cache, ctx.pool);
   } finally {
     qt?.dispose();
   }

@@ -136,6 +136,34 @@ describe('logra log --shard, logra merge', () => {
     expect((await verifyIndex(new FsStore(copy))).ok).toBe(true);
   });
 
+  it('a scan that decodes chunks in worker threads (scanThreads) scores exactly as the calling thread; a damaged chunk is named', async () => {
+    const engine = await createEngine({ backend: 'cpu' });
+    try {
+      const m = await engine.loadModel(new Uint8Array(readFileSync(join(root, model))));
+      const ix = await engine.openIndex(new FsStore(merged), m);
+      const q = randomSequences(3, 12, 'q');
+      ix.scanThreads = 0;
+      const a = await ix.query(q, { topK: 5, perLayer: true });
+      ix.scanThreads = 2;
+      const b = await ix.query(q, { topK: 5, perLayer: true });
+      expect(b.scores).toEqual(a.scores);
+      expect(b.top).toEqual(a.top);
+      // the copy's chunk, damaged: the worker's ChunkError names it
+      const copy = join(tmp, 'copied');
+      const c = await engine.openIndex(new FsStore(copy), m);
+      c.scanThreads = 2;
+      const key = manifest(copy).chunks[1].key, file = join(copy, 'blobs', `${key}.bin`);
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 3] ^= 0xff;
+      writeFileSync(file, bytes);
+      await expect(c.query(q, { topK: 5 })).rejects.toThrow(new RegExp(`chunk ".*${key}": checksum mismatch`));
+      await Promise.all([ix.dispose(), c.dispose()]);
+      await m.release();
+    } finally {
+      engine.dispose();
+    }
+  });
+
   it('JOB_COMPLETION_INDEX + --shards and SLURM_ARRAY_TASK_* select the same shard as --shard 1/3', async () => {
     const k8s = join(tmp, 'k8s'), slurm = join(tmp, 'slurm');
     const a = await ok(['log', ...common, '--index', k8s, '--shards', '3'], { ...noSchedulerEnv, JOB_COMPLETION_INDEX: '1' });
