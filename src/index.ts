@@ -23,7 +23,7 @@ export * from './logra/mod.ts';
 // stores: the interface, in memory, read-only over HTTP (and copyStore between stores)
 export { MemoryStore } from './store/memory.ts';
 export { HttpStore, copyStore } from './store/http.ts';
-export { StoreError, StoreQuotaError, StoreMismatchError, MANIFEST_VERSION, type LogStore, type Manifest, type IndexSettings, type ChunkRef, type Blob } from './store/store.ts';
+export { StoreError, StoreQuotaError, StoreMismatchError, StoreLinkError, MANIFEST_VERSION, type LogStore, type Manifest, type IndexSettings, type ChunkRef, type Blob } from './store/store.ts';
 export { ChunkError, type ChunkDtype } from './store/chunk.ts';
 // where onnxruntime-web's .wasm files come from, wasm threads
 export { configureOnnxRuntime, onnxRuntimeConfig, OnnxRuntimeConfigError, type OnnxRuntimeConfig, type WasmPaths } from './runtime/ort-config.ts';

@@ -14,10 +14,15 @@ export interface FlagSpec {
   help: string;
 }
 
-export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, command: string): Record<string, string | boolean | undefined> {
+/** `positionals`: where arguments that are not flags go (a command that takes operands); without it they are errors. */
+export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, command: string, positionals?: string[]): Record<string, string | boolean | undefined> {
   const out: Record<string, string | boolean | undefined> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (!a.startsWith('--') && positionals) {
+      positionals.push(a);
+      continue;
+    }
     if (!a.startsWith('--')) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(a)}`);
     const eq = a.indexOf('=');
     const key = a.slice(2, eq > 0 ? eq : undefined);

@@ -8,6 +8,8 @@ import { UsageError, usage, type FlagSpec } from './args.ts';
 
 interface CommandModule {
   spec: Record<string, FlagSpec>;
+  /** the synopsis of a command that takes operands */
+  usage?: string;
   run: (argv: string[]) => Promise<unknown>;
 }
 
@@ -23,6 +25,7 @@ function lazy<M>(summary: string, load: () => Promise<M>, pick: (m: M) => Comman
 
 const COMMANDS: Record<string, Command> = {
   log: lazy('log projected per-example gradients of a training set into an index (resumable)', () => import('./commands/log.ts'), (m) => ({ spec: m.logSpec, run: m.logCommand })),
+  merge: lazy('one index of the shard indexes `log --shard i/n` wrote (shares their files: no copy)', () => import('./commands/merge.ts'), (m) => ({ spec: m.mergeSpec, run: m.mergeCommand, usage: m.mergeUsage })),
   fit: lazy('fit the damped Hessian approximation and self-influences of an index', () => import('./commands/fit.ts'), (m) => ({ spec: m.fitSpec, run: m.fitCommand })),
   query: lazy('influence of every logged example on query examples (scores.json)', () => import('./commands/query.ts'), (m) => ({ spec: m.querySpec, run: m.queryCommand })),
   self: lazy('self-influence of every logged example (self.json)', () => import('./commands/self.ts'), (m) => ({ spec: m.selfSpec, run: m.selfCommand })),
@@ -54,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const m = await c.load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      stdout.write(usage(cmd, c.summary, m.spec) + '\n');
+      stdout.write((m.usage ? `${m.usage}\n` : '') + usage(cmd, c.summary, m.spec) + '\n');
       return 0;
     }
     await m.run(rest);

@@ -3,6 +3,7 @@
 import { decodeChunk } from '../store/chunk.ts';
 import type { LogStore, Manifest } from '../store/store.ts';
 import { checkAbort } from './types.ts';
+import type { DecodePool } from './scan-pool.ts';
 
 /**
  * Decoded chunks kept in memory between queries, by chunk key (a committed chunk never changes under its key), up
@@ -46,14 +47,37 @@ export async function readChunk(store: LogStore, m: Manifest, i: number, cache?:
   return data;
 }
 
-/** Reads and verifies every chunk in order (or takes it from `cache`), calling fn with its rows. */
-export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache): Promise<void> {
+/**
+ * Reads and verifies every chunk in order (or takes it from `cache`), calling fn with its rows. With a decode pool
+ * (scan-pool.ts, Node), chunks are read and decoded in worker threads up to `pool.size + 1` chunks ahead of fn.
+ */
+export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache, pool?: DecodePool): Promise<void> {
   let start = 0;
-  for (let i = 0; i < m.chunks.length; i++) {
-    checkAbort(signal, 'reading the index');
-    const data = await readChunk(store, m, i, cache);
-    await fn(data, m.chunks[i].rows, start, i);
-    start += m.chunks[i].rows;
+  const ahead = pool ? pool.size + 1 : 0;
+  const inflight: Promise<Float32Array>[] = [];
+  const fetch = (i: number): Promise<Float32Array> => {
+    const c = m.chunks[i];
+    const hit = cache?.get(c.key);
+    if (hit || !pool) return hit ? Promise.resolve(hit) : readChunk(store, m, i, cache);
+    return store.readBlob(c.key).then((bytes) => pool.decode({ bytes, name: `${store.location}/${c.key}`, checksum: c.checksum, rows: c.rows, cols: m.cols })).then((d) => {
+      cache?.set(c.key, d);
+      return d;
+    });
+  };
+  try {
+    for (let i = 0; i < m.chunks.length; i++) {
+      checkAbort(signal, 'reading the index');
+      while (inflight.length <= ahead && i + inflight.length < m.chunks.length) {
+        const p = fetch(i + inflight.length);
+        p.catch(() => undefined); // a chunk read ahead may fail before its turn: it is rethrown when awaited
+        inflight.push(p);
+      }
+      const data = await inflight.shift()!;
+      await fn(data, m.chunks[i].rows, start, i);
+      start += m.chunks[i].rows;
+    }
+  } finally {
+    inflight.length = 0; // chunks read ahead of a failure or an abort settle unobserved
   }
 }
 
@@ -63,7 +87,7 @@ export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Floa
  * 49 layers at k 64 x 64: 200,704 values a row) is read once per block, not once per few-row chunk.
  * fn gets the block's rows, its first row and the index of its last chunk.
  */
-export async function forEachRowBlock(store: LogStore, m: Manifest, minBytes: number, fn: (data: Float32Array, rows: number, start: number, lastChunk: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache): Promise<void> {
+export async function forEachRowBlock(store: LogStore, m: Manifest, minBytes: number, fn: (data: Float32Array, rows: number, start: number, lastChunk: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache, pool?: DecodePool): Promise<void> {
   const cols = m.cols;
   const rowBytes = Math.max(cols * 4, 1);
   let parts: Float32Array[] = [], rows = 0, start = 0;
@@ -88,7 +112,7 @@ export async function forEachRowBlock(store: LogStore, m: Manifest, minBytes: nu
     parts.push(data.length === n * cols ? data : data.subarray(0, n * cols));
     rows += n;
     if (rows * rowBytes >= minBytes || i === m.chunks.length - 1) await emit(i);
-  }, signal, cache);
+  }, signal, cache, pool);
 }
 
 /** The full rows [rows.length, cols] of the given row numbers (ascending or not), reading only their chunks. */

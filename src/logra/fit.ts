@@ -21,6 +21,7 @@ import { crc32 } from '../store/chunk.ts';
 import { StoreError, type LogStore, type Manifest } from '../store/store.ts';
 import { readVerified } from '../store/integrity.ts';
 import { ChunkCache, forEachChunk } from './chunks.ts';
+import type { DecodePool } from './scan-pool.ts';
 import { FIT_FORMAT, layerOffsets, packTensors, sliceCols, unpackTensors, type IndexLayer } from './layout.ts';
 import { EigenPreconditioner, IdentityPreconditioner, KernelPreconditioner, WhitenPreconditioner, type LayerPreconditioner, type PreconditionerForm } from './precondition.ts';
 import type { FitOptions, HessianKind } from './types.ts';
@@ -84,7 +85,7 @@ export const DEFAULT_FIT_MEMORY = 512 * 2 ** 20;
  * group finishes (the caller holds the lock and commits them); without, nothing is written and every layer's
  * preconditioner is returned in `pre` (a reader that cannot or may not write: read-only media, another writer).
  */
-export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manifest, opts: FitOptions & { stamp: string; keepBytes?: number; cache?: ChunkCache; stage?: boolean }): Promise<FitResult> {
+export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manifest, opts: FitOptions & { stamp: string; keepBytes?: number; cache?: ChunkCache; stage?: boolean; pool?: DecodePool }): Promise<FitResult> {
   const hessian = opts.hessian ?? (m.settings.hessian as HessianKind);
   if (!['none', 'raw', 'kfac', 'ekfac'].includes(hessian)) throw new Error(`hessian must be none, raw, kfac or ekfac, got ${JSON.stringify(hessian)}`);
   const damping = opts.damping ?? 0.1;
@@ -197,7 +198,7 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
             }
           }
           progress('fit', base + ci + 1, passesA * m.chunks.length);
-        }, opts.signal, opts.cache);
+        }, opts.signal, opts.cache, opts.pool);
         doneA++;
       }
 
@@ -269,7 +270,7 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
           self[l].set(q, start);
         }
         progress('self', base + ci + 1, passesB * m.chunks.length);
-      }, opts.signal, opts.cache);
+      }, opts.signal, opts.cache, opts.pool);
       doneB++;
     }
 

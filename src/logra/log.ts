@@ -17,6 +17,7 @@ import { blobRef, readVerified } from '../store/integrity.ts';
 import { checkExamples, contentHash, runFinite, NonFiniteGradientError } from './examples.ts';
 import { dropChunks, planLog } from './resume.ts';
 import { assertIntact } from './verify.ts';
+import { checkShardResume, planShard, shardState, ShardError, type ShardState } from './shard.ts';
 
 export class DataError extends Error {
   constructor(message: string) {
@@ -55,6 +56,9 @@ export async function logExamples(backend: KernelBackend, model: LoadedModel, ex
 
 async function logLocked(backend: KernelBackend, model: LoadedModel, examples: Example[], opts: LogOptions): Promise<Manifest> {
   const store: LogStore = opts.store;
+  if (opts.shard && (opts.init ?? (opts.projections ? 'given' : 'random')) === 'pca') {
+    throw new ShardError('PCA projections are computed from the data each shard sees, so shards would not share them: log shards with --init random (seeded: every shard makes the same matrices), or export one index\'s projections (logra info --export-projections) and pass --projections');
+  }
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) throw new DataError(`batchSize must be an integer from 1 to ${MAX_BATCH}, got ${batchSize}`);
   const init: ProjectionInit = opts.init ?? (opts.projections ? 'given' : 'random');
@@ -106,10 +110,14 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
   };
   const { cols } = layerOffsets(settings.layers);
   const now = () => new Date().toISOString();
+  // a shard logs its slice of the data (shard.ts); its index records which slice, of which data, with which projections
+  let shard: ShardState | undefined;
+  if (opts.shard) ({ slice: examples, state: shard } = await planShard(examples, opts.shard, proj!));
   if (manifest) {
     checkSettings(store.location, manifest.settings, settings);
+    checkShardResume(store.location, shardState(manifest), shard);
   } else {
-    manifest = { format: 'logra-index', version: MANIFEST_VERSION, settings, cols, chunks: [], blobs: {}, state: { model: { source: model.source } }, created: now(), updated: now() };
+    manifest = { format: 'logra-index', version: MANIFEST_VERSION, settings, cols, chunks: [], blobs: {}, state: { model: { source: model.source }, ...(shard ? { shard } : {}) }, created: now(), updated: now() };
     const blobs: Blob[] = [];
     if (projBlob && init !== 'identity') {
       const key = `projections-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -126,9 +134,21 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
   const todo = plan.todo;
   const skipped = examples.length - todo.length;
   const rejected: Example[] = [];
+  const rejectedIds: string[] = [];
   const progress = (n: number) => opts.onProgress?.({ stage: 'log', done: skipped + n, total: examples.length, unit: 'examples', skipped });
   progress(0);
-  if (todo.length === 0) return manifest;
+  // a shard is complete once a log ran to the end of its slice; until then the merge refuses it
+  const markShard = async (complete: boolean) => {
+    const st = shardState(manifest!);
+    if (!st || (st.complete === complete && complete === false)) return;
+    manifest = { ...manifest!, state: { ...manifest!.state, shard: { ...st, complete, rejected: complete ? rejectedIds : [] } }, updated: now() };
+    await store.commit([], manifest);
+  };
+  if (todo.length === 0) {
+    if (shard && !shardState(manifest)!.complete) await markShard(true);
+    return manifest;
+  }
+  await markShard(false);
 
   const tm = await model.projector();
   tm.setProjections(layers.map((l) => proj!.get(l.name)!));
@@ -192,7 +212,11 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
     }
     const batch = todo.slice(s, end);
     const run = await runFinite(tm, batch);
-    for (const e of run.rejected) (opts.onRejected ? opts.onRejected(e) : rejected.push(e));
+    for (const e of run.rejected) {
+      rejectedIds.push(e.id);
+      if (opts.onRejected) opts.onRejected(e);
+      else rejected.push(e);
+    }
     if (!run.r) {
       processed += batch.length;
       progress(processed);
@@ -222,6 +246,7 @@ async function logLocked(backend: KernelBackend, model: LoadedModel, examples: E
     progress(processed);
   }
   await flush();
+  await markShard(true);
   if (rejected.length) throw new NonFiniteGradientError(rejected);
   return manifest;
 }

@@ -6,6 +6,8 @@ export type { QueryGradients, QueryTokens } from './query.ts';
 export { type FitState } from './fit.ts';
 export { LayerPreconditioner, type PreconditionerForm } from './precondition.ts';
 export { DataError } from './log.ts';
+export { shardRange, parseShard, shardFromEnv, ShardError, type ShardSpec, type ShardState } from './shard.ts';
+export { mergeShards, checkShards, MergeError, type MergeOptions, type MergeResult } from './merge.ts';
 export { ProjectionError, encodeProjections, decodeProjections, identityProjections, randomProjections, pcaProjections, type Projections } from './projections.ts';
 export * from './types.ts';
 // models and data as users have them: model folders (URLs; directories through src/io/model-folder-fs.ts in Node and

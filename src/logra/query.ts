@@ -11,6 +11,7 @@ import type { Example } from '../runtime/batch.ts';
 import type { TapModel } from '../runtime/taps.ts';
 import { forEachChunk, forEachRowBlock, readRows, type ChunkCache } from './chunks.ts';
 import type { DeviceRows } from './device-rows.ts';
+import type { DecodePool } from './scan-pool.ts';
 import type { Fitted } from './fitted.ts';
 import { layerOffsets, sliceCols, type IndexLayer } from './layout.ts';
 import { KernelPreconditioner, rowDots, type LayerPreconditioner } from './precondition.ts';
@@ -78,6 +79,8 @@ export interface ScoringContext {
   cache?: ChunkCache;
   /** WebGPU backend: the rows on the device (top-k-only queries are then scored there) */
   device?: DeviceRows;
+  /** decode chunks in worker threads while scoring (Node; scan-pool.ts) */
+  pool?: DecodePool;
 }
 
 /** score transform of a mode, in the (C + lambda I)^{-1} metric: dot, cosine = dot / sqrt(self_q self_n), l2 */
@@ -101,7 +104,7 @@ async function dotsPass(ctx: ScoringContext, layers: number[], rows: Map<number,
       const o = out.get(l)!;
       for (let r = 0; r < m; r++) o.set(d.subarray(r * n, (r + 1) * n), r * N + start);
     }
-  }, signal, ctx.cache);
+  }, signal, ctx.cache, ctx.pool);
   return out;
 }
 
@@ -130,7 +133,7 @@ async function weightedSumPass(ctx: ScoringContext, layers: number[], coefs: Map
         a.dispose();
       }
     }
-  }, signal, ctx.cache);
+  }, signal, ctx.cache, ctx.pool);
   return out;
 }
 
@@ -278,7 +281,7 @@ export async function scoreQueries(ctx: ScoringContext, g: QueryGradients, opts:
         for (let j = 0; j < q; j++) o.set(d.subarray(j * rows, (j + 1) * rows), j * N + start);
       }
       opts.onProgress?.({ stage: 'query', done: ci + 1, total: ctx.m.chunks.length, unit: 'chunks' });
-    }, opts.signal, ctx.cache);
+    }, opts.signal, ctx.cache, ctx.pool);
   } finally {
     qt?.dispose();
   }

@@ -4,6 +4,7 @@ import type { LogStore } from '../store/store.ts';
 import type { ScoreMode } from '../kernels/reference/score.ts';
 import type { LayerProjection } from '../runtime/taps.ts';
 import type { LockHolder } from '../store/store.ts';
+import type { ShardSpec } from './shard.ts';
 
 export type { Example, ScoreMode, LayerProjection };
 
@@ -39,6 +40,12 @@ export interface WriterOptions {
 
 export interface LogOptions extends WriterOptions {
   store: LogStore;
+  /**
+   * log only shard `index` of `count` (0-based): examples [floor(index N / count), floor((index + 1) N / count)) of the
+   * N given, into this store (its own index); `mergeShards` then makes one index of all of them (shard.ts, merge.ts).
+   * Pass the whole data to every shard: each slices it the same way.
+   */
+  shard?: ShardSpec;
   /** a stored id that comes with other content: re-log it (and the rest of its chunk) instead of failing */
   replace?: boolean;
   /**

@@ -6,9 +6,9 @@
 // sweep removes only journaled keys that the manifest does not reference (and their temporary files), so nothing
 // the store did not write itself is ever deleted, also through a symlinked blobs/ folder. A folder that holds
 // anything but an index is refused for writing.
-import { appendFile, mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { appendFile, link, mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlobMissingError, StoreError, StoreQuotaError, StoreReadOnlyError, referencedKeys, type Blob, type BlobStat, type IndexLock, type LockOptions, type LogStore, type Manifest } from './store.ts';
+import { BlobMissingError, StoreError, StoreLinkError, StoreQuotaError, StoreReadOnlyError, referencedKeys, type Blob, type BlobStat, type IndexLock, type LockOptions, type LogStore, type Manifest } from './store.ts';
 import { manifestText, openManifest } from './integrity.ts';
 import { FsLock, lockLeftovers } from './fs-lock.ts';
 import { errCode, isNoSpace, isReadOnly } from './fs-errors.ts';
@@ -106,6 +106,41 @@ export class FsStore implements LogStore {
   async writeBlobs(blobs: Blob[]): Promise<void> {
     if (!this.held) throw new StoreError('writeBlobs stages blobs for a later commit and needs the index lock (store.lock())', this.location);
     await this.write(blobs);
+  }
+
+  /**
+   * Hard-links blobs of another file-system index into this one (journaled first, like written blobs, so a sweep
+   * removes what an interrupted link left): no byte is copied, and either index may later drop or delete its name
+   * of a file without touching the other's. Another file system (EXDEV) or a medium without hard links is a
+   * StoreLinkError.
+   */
+  async linkBlobs(from: LogStore, pairs: { from: string; to: string }[]): Promise<void> {
+    if (!this.held) throw new StoreError('linkBlobs adds blobs for a later commit and needs the index lock (store.lock())', this.location);
+    if (!(from instanceof FsStore)) throw new StoreLinkError(this.location, `${from.location} is not a file-system index`);
+    const dir = join(this.location, 'blobs');
+    try {
+      await mkdir(dir, { recursive: true });
+      await this.journal(pairs.map((p) => p.to));
+      for (const p of pairs) {
+        const src = from.blobPath(p.from), dst = this.blobPath(p.to);
+        const tmp = `${dst}.tmp-${Math.random().toString(36).slice(2)}`;
+        try {
+          await link(src, tmp);
+        } catch (e) {
+          const code = errCode(e);
+          if (code === 'ENOENT') throw new BlobMissingError(from.location, p.from, ` (blobs/${p.from}.bin)`);
+          if (code === 'EXDEV') throw new StoreLinkError(this.location, `${from.location} is on another file system`);
+          if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK' || code === 'ENOSYS') throw new StoreLinkError(this.location, `the file system refused a hard link (${code})`);
+          throw e;
+        }
+        await rename(tmp, dst);
+      }
+      if (pairs.length) await syncDir(dir);
+    } catch (e) {
+      if (isNoSpace(e)) throw new StoreQuotaError(this.location, (e as Error).message);
+      if (isReadOnly(e)) throw new StoreReadOnlyError(this.location, (e as Error).message);
+      throw e;
+    }
   }
 
   private async write(blobs: Blob[], manifest?: Manifest, drop: string[] = []): Promise<void> {

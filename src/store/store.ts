@@ -112,6 +112,13 @@ export interface LogStore {
   listBlobs(): Promise<string[]>;
   deleteBlobs(keys: string[]): Promise<void>;
   /**
+   * Adds blobs of another store of the same medium without copying their bytes (the file system: hard links, so the
+   * two indexes share the files and either may be deleted later); `from` keys become `to` keys. Absent where the
+   * medium cannot; throws StoreLinkError where these two locations cannot share files (other file systems). Blobs
+   * never change once written, so sharing them is safe. Like writeBlobs, only the lock holder links.
+   */
+  linkBlobs?(from: LogStore, pairs: { from: string; to: string }[]): Promise<void>;
+  /**
    * Takes the index's writer lock (waiting for another writer, or failing with IndexLockedError naming it). A
    * read-only medium fails with StoreReadOnlyError.
    */
@@ -146,18 +153,24 @@ export class StoreMismatchError extends StoreError {
   }
 }
 
-/** Compares settings field by field and throws StoreMismatchError naming the first difference. */
-export function checkSettings(location: string, stored: IndexSettings, given: IndexSettings): void {
-  const keys = Object.keys(stored) as (keyof IndexSettings)[];
+/** The first field in which two indexes' settings differ (`layers[i]` for one layer), or undefined when they agree. */
+export function settingsDifference(a: IndexSettings, b: IndexSettings): { field: string; a: unknown; b: unknown } | undefined {
+  const keys = Object.keys(a) as (keyof IndexSettings)[];
   for (const k of keys) {
     if (k === 'layers') continue;
-    if (JSON.stringify(stored[k]) !== JSON.stringify(given[k])) throw new StoreMismatchError(location, k, stored[k], given[k]);
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return { field: k, a: a[k], b: b[k] };
   }
-  const a = stored.layers, b = given.layers;
-  if (a.length !== b.length) throw new StoreMismatchError(location, 'layers', a.map((l) => l.name), b.map((l) => l.name));
-  a.forEach((l, i) => {
-    if (JSON.stringify(l) !== JSON.stringify(b[i])) throw new StoreMismatchError(location, `layers[${i}]`, l, b[i]);
-  });
+  if (a.layers.length !== b.layers.length) return { field: 'layers', a: a.layers.map((l) => l.name), b: b.layers.map((l) => l.name) };
+  for (let i = 0; i < a.layers.length; i++) {
+    if (JSON.stringify(a.layers[i]) !== JSON.stringify(b.layers[i])) return { field: `layers[${i}]`, a: a.layers[i], b: b.layers[i] };
+  }
+  return undefined;
+}
+
+/** Compares settings field by field and throws StoreMismatchError naming the first difference. */
+export function checkSettings(location: string, stored: IndexSettings, given: IndexSettings): void {
+  const d = settingsDifference(stored, given);
+  if (d) throw new StoreMismatchError(location, d.field, d.a, d.b);
 }
 
 /** Another writer holds the index's lock (and this one does not wait, or stopped waiting). */
@@ -178,6 +191,14 @@ export class StoreReadOnlyError extends StoreError {
   constructor(location: string, detail: string) {
     super(`cannot write here (${detail}); the index can still be read`, location);
     this.name = 'StoreReadOnlyError';
+  }
+}
+
+/** Blobs cannot be shared between these two stores (other file systems, a medium without hard links). */
+export class StoreLinkError extends StoreError {
+  constructor(location: string, detail: string) {
+    super(`cannot share blob files with the other index without copying them (${detail}); copy them instead (logra merge --copy; API: copy: true)`, location);
+    this.name = 'StoreLinkError';
   }
 }
 

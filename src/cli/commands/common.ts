@@ -35,6 +35,15 @@ export const dataFlags: Record<string, FlagSpec> = {
   'max-len': { help: 'truncate every example to this many tokens (e.g. the model context length)' },
 };
 
+/** Commands that scan an index's rows (query, self): chunks decoded in worker threads. */
+export const scanFlags: Record<string, FlagSpec> = {
+  'scan-threads': { help: 'worker threads that verify and decode chunks while the rows are scored: auto | N | 0 (default auto: one per core, at most 4, for an index of 16 MiB of rows or more; Node only)' },
+};
+
+export function scanThreadsFlag(a: Flags): number | 'auto' {
+  return a['scan-threads'] === undefined || a['scan-threads'] === 'auto' ? 'auto' : intFlag(a['scan-threads'], 'scan-threads', 0, 0);
+}
+
 /** Commands that write an index take its lock: one writer at a time. */
 export const writerFlags: Record<string, FlagSpec> = {
   wait: { help: 'seconds to wait while another process writes the index (default: as long as it takes; 0 = fail at once with IndexLockedError)' },
@@ -154,7 +163,7 @@ export async function openIndexDir(engine: Engine, a: Flags, needModel: boolean)
 }
 
 /** A progress bar per stage on stderr. */
-export function progressBars(quiet: boolean): (e: ProgressEvent) => void {
+export function progressBars(quiet: boolean): (e: Pick<ProgressEvent, 'done' | 'total' | 'skipped'> & { stage: string }) => void {
   const bars = new Map<string, Progress>();
   return (e) => {
     let b = bars.get(e.stage);

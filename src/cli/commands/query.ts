@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs, intFlag, type FlagSpec } from '../args.ts';
 import type { ScoreMode } from '../../logra/types.ts';
-import { dataFlags, engineFlags, engineFrom, numFlag, oneOf, openIndexDir, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
+import { dataFlags, engineFlags, scanFlags, scanThreadsFlag, engineFrom, numFlag, oneOf, openIndexDir, printJson, progressBars, readExamples, withInterrupt } from './common.ts';
 
 export const querySpec: Record<string, FlagSpec> = {
   index: { required: true, help: 'index directory' },
@@ -18,6 +18,7 @@ export const querySpec: Record<string, FlagSpec> = {
   batch: { help: 'queries per model run (default 8)' },
   'run-mb': { help: 'working memory of one model run, MiB (default 1024): batches are split so that the model\'s estimated activations fit' },
   ...dataFlags,
+  ...scanFlags,
   ...engineFlags,
 };
 
@@ -27,6 +28,7 @@ export async function queryCommand(argv: string[]): Promise<unknown> {
   const engine = await engineFrom(a);
   try {
     const { index, model } = await openIndexDir(engine, a, true);
+    index.scanThreads = scanThreadsFlag(a);
     const queries = await readExamples(a.data as string, a, model!.tokenizer);
     const t0 = performance.now();
     const r = await withInterrupt((signal) =>
@@ -38,6 +40,7 @@ export async function queryCommand(argv: string[]): Promise<unknown> {
       }),
     );
     await model!.release();
+    await index.dispose();
     const seconds = (performance.now() - t0) / 1000;
     const json: Record<string, unknown> = {
       mode: r.mode,
