@@ -6,10 +6,11 @@
 // Attributes (and the matching camelCase properties): model-url, tokenizer-url, corpus-url, heldout-url, index-url,
 // db-name, top-k, mode (dot | cosine), subset, backend (auto | webgpu | cpu), ep (wasm | webgpu), k-in, k-out,
 // damping, max-new-tokens, strategy (greedy | sample), temperature, seed, prompt.
-// Events (CustomEvent, bubbling and composed): `progress` {stage, done, total, message}, `result` (ExplorerResult),
+// Events (CustomEvent, bubbling and composed): `progress` {stage, done, total, message, etaSeconds?}, `result` (ExplorerResult),
 // `error` {stage, kind, message, error}, `ready` {backend, indexSource, examples}.
 // Host attributes for tests and styling: data-state (loading | indexing | ready | error), data-backend,
-// data-index-source (indexeddb | built | imported), data-resumed (rows a resumed build found stored), data-busy.
+// data-index-source (indexeddb | built | imported), data-resumed (rows a resumed build found stored), data-busy,
+// data-stale (the results shown are for an earlier prompt or completion).
 import type { BackendChoice } from '../kernels/backend.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
 import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.ts';
@@ -19,11 +20,16 @@ import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from 
 import { StoreError } from '../store/store.ts';
 import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
 import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
-import { formatScore, h, heatmap, layerChart, shortLayer, type HeatToken } from './render.ts';
+import { formatScore, formatShare, h, heatmap, layerChart, markTokens, markWords, shares, supportedTokens, supportedWords, type HeatToken } from './render.ts';
 import { adoptStyles } from './styles.ts';
 
 export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'generate' | 'query';
-export type ErrorKind = 'quota' | 'storage' | 'webgpu' | 'load' | 'aborted' | 'error';
+export type ErrorKind = 'quota' | 'storage' | 'webgpu' | 'load' | 'input' | 'aborted' | 'error';
+
+/** Nothing to attribute (an empty prompt and no completion): what the user has to do, not a failure. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
 
 export interface ProgressDetail {
   stage: Stage;
@@ -31,6 +37,8 @@ export interface ProgressDetail {
   /** 0 when unknown (indeterminate) */
   total: number;
   message: string;
+  /** estimated seconds left, on steps with a known total once some of it is done */
+  etaSeconds?: number;
 }
 
 export interface ErrorDetail {
@@ -66,8 +74,8 @@ const STAGES: { stage: Stage; label: string }[] = [
   { stage: 'model', label: 'Model' },
   { stage: 'tokenizer', label: 'Tokenizer' },
   { stage: 'corpus', label: 'Training texts' },
-  { stage: 'index', label: 'Training-set index' },
-  { stage: 'fit', label: 'Fitting (Hessian)' },
+  { stage: 'index', label: 'Indexing training texts' },
+  { stage: 'fit', label: 'Preparing the index' },
   { stage: 'generate', label: 'Generating' },
   { stage: 'query', label: 'Attributing' },
 ];
@@ -93,6 +101,7 @@ function errorKind(e: unknown): ErrorKind {
   if (name === 'GpuUnavailableError' || name === 'GpuDeviceLostError') return 'webgpu';
   if (name === 'LoadError' || name === 'TokenizerFormatError' || name === 'OnnxDecodeError') return 'load';
   if (name === 'AbortError') return 'aborted';
+  if (name === 'InputError') return 'input';
   return 'error';
 }
 
@@ -107,11 +116,21 @@ function errorMessage(kind: ErrorKind, e: unknown): string {
       return `WebGPU failed: ${raw}. Set backend="cpu" to use the CPU backend.`;
     case 'load':
       return `Could not load a file: ${raw}`;
+    case 'input':
+      return raw;
     case 'aborted':
       return 'Stopped.';
     default:
       return `Something went wrong: ${raw}`;
   }
+}
+
+/** "about 40 s", "3 min" */
+export function formatDuration(sec: number): string {
+  if (sec < 1) return '1 s';
+  if (sec < 90) return `${Math.round(sec)} s`;
+  if (sec < 90 * 60) return `${Math.round(sec / 60)} min`;
+  return `${(sec / 3600).toFixed(1)} h`;
 }
 
 function intAttr(v: string | null, def: number, min = 0): number {
@@ -145,6 +164,11 @@ export class InfluenceExplorer extends Base {
     errorBanner: HTMLElement;
     noteBanner: HTMLElement;
     steps: Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>;
+    statusLine: HTMLElement;
+    statusLabel: HTMLElement;
+    statusBar: HTMLProgressElement;
+    statusText: HTMLElement;
+    statusEta: HTMLElement;
     prompt: HTMLTextAreaElement;
     strategy: HTMLSelectElement;
     temperature: HTMLInputElement;
@@ -152,11 +176,14 @@ export class InfluenceExplorer extends Base {
     generate: HTMLButtonElement;
     stop: HTMLButtonElement;
     attribute: HTMLButtonElement;
+    attributeReason: HTMLElement;
     output: HTMLElement;
     outPrompt: HTMLElement;
     outCompletion: HTMLElement;
     meta: HTMLElement;
     modes: HTMLInputElement[];
+    resultsBox: HTMLElement;
+    staleNote: HTMLElement;
     results: HTMLOListElement;
     resultsMeta: HTMLElement;
     detail: HTMLElement;
@@ -172,11 +199,18 @@ export class InfluenceExplorer extends Base {
   private rowsById = new Map<string, CorpusRow>();
   private index?: LograIndex;
   private last?: Generated;
-  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean; targetMask?: number[] };
+  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean; targetMask?: number[]; key: string };
   private lastResult?: ExplorerResult;
+  /** what the shown results were computed for (see queryKey) */
+  private resultKey?: string;
   private selected = 0;
   private busy = false;
   private abort?: AbortController;
+  /** per stage: running or finished, when it started counting (for the ETA), its latest message */
+  private stepInfo = new Map<Stage, { state: 'running' | 'done' | 'stopped'; message: string; done: number; total: number; t0?: number; d0?: number; eta?: number; seq: number }>();
+  private stepSeq = 0;
+  /** the status line's text while nothing runs */
+  private idleSummary = '';
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
   /** resolves when the model and the index are ready (rejects on an initialisation error) */
@@ -187,32 +221,51 @@ export class InfluenceExplorer extends Base {
     this.ready = this.newReady();
     this.root = this.attachShadow({ mode: 'open' });
     adoptStyles(this.root);
+    const mac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform ?? '');
+    const mod = mac ? '⌘' : 'Ctrl';
+    // progress: one status line (the running step, its bar and ETA; a summary when idle), every step's last message
+    // in a collapsed list below it
     const steps = new Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>();
-    const status = h('section', { class: 'status', part: 'status', 'aria-label': 'progress' });
+    const stepList = h('div', { class: 'steps-grid' });
     for (const s of STAGES) {
       const bar = h('progress', { 'data-stage': s.stage, 'aria-label': s.label });
       const detail = h('span', { class: 'detail' });
       const row = h('div', { class: 'step', 'data-stage': s.stage, hidden: true }, h('label', {}, s.label), bar, detail);
       steps.set(s.stage, { row, bar, detail });
-      status.append(row);
+      stepList.append(row);
     }
+    const statusLabel = h('span', { class: 'status-label' });
+    const statusBar = h('progress', { class: 'status-bar', 'aria-label': 'progress of the current step', hidden: true });
+    const statusText = h('span', { class: 'status-text' });
+    const statusEta = h('span', { class: 'eta' });
+    const statusLine = h('div', { class: 'status-line', role: 'status' }, statusLabel, ' ', statusBar, ' ', statusText, ' ', statusEta);
+    const status = h('section', { class: 'status', part: 'status', 'aria-label': 'progress' },
+      statusLine, h('details', { class: 'steps' }, h('summary', {}, 'all steps'), stepList));
     const prompt = h('textarea', { part: 'prompt', class: 'prompt', 'aria-label': 'prompt', placeholder: 'Type a prompt, e.g. "And God said"', spellcheck: false });
     const strategy = h('select', { class: 'strategy', 'aria-label': 'decoding' }, h('option', { value: 'greedy' }, 'greedy'), h('option', { value: 'sample' }, 'sampled'));
     const temperature = h('input', { type: 'number', class: 'temperature', min: '0.05', max: '5', step: '0.05', value: '0.8', 'aria-label': 'temperature' });
     const maxNew = h('input', { type: 'number', class: 'max-new', min: '0', max: '256', step: '1', value: '24', 'aria-label': 'new tokens' });
-    const generate = h('button', { type: 'button', class: 'generate', part: 'button generate', disabled: true }, 'Generate');
+    const generate = h('button', { type: 'button', class: 'generate', part: 'button generate', disabled: true, 'aria-keyshortcuts': mac ? 'Meta+Enter' : 'Control+Enter' }, 'Generate');
     const stop = h('button', { type: 'button', class: 'stop', disabled: true }, 'Stop');
-    const attribute = h('button', { type: 'button', class: 'attribute', part: 'button attribute', disabled: true }, 'Attribute');
+    const attributeReason = h('span', { class: 'reason', id: 'attribute-reason', 'aria-live': 'polite' });
+    const attribute = h('button', { type: 'button', class: 'attribute', part: 'button attribute', disabled: true, 'aria-keyshortcuts': mac ? 'Meta+Shift+Enter' : 'Control+Shift+Enter', 'aria-describedby': 'attribute-reason' }, 'Attribute');
+    const kbd = (...keys: string[]) => h('span', { class: 'kbd' }, ...keys.flatMap((k, i) => [i ? '+' : '', h('kbd', {}, k)]));
     const modes = (['dot', 'cosine'] as const).map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === 'dot' }));
     const outPrompt = h('span', { class: 'prompt-echo' });
     const outCompletion = h('span', { class: 'completion', part: 'completion' });
     const output = h('div', { class: 'output', part: 'output', 'aria-live': 'polite' }, outPrompt, outCompletion);
     const results = h('ol', { class: 'results', part: 'results', role: 'listbox', 'aria-label': 'most influential training texts' });
+    const staleNote = h('div', { class: 'stale-note', role: 'status', hidden: true });
     this.els = {
       backendBanner: h('div', { class: 'banner backend', part: 'backend-banner', role: 'status', hidden: true }),
       errorBanner: h('div', { class: 'banner error', part: 'error', role: 'alert', hidden: true }),
       noteBanner: h('div', { class: 'banner note', role: 'status', hidden: true }),
       steps,
+      statusLine,
+      statusLabel,
+      statusBar,
+      statusText,
+      statusEta,
       prompt,
       strategy,
       temperature,
@@ -220,43 +273,72 @@ export class InfluenceExplorer extends Base {
       generate,
       stop,
       attribute,
+      attributeReason,
       output,
       outPrompt,
       outCompletion,
       meta: h('div', { class: 'meta gen-meta' }),
       modes,
+      resultsBox: h('section', { class: 'results-box', 'aria-label': 'results' }),
+      staleNote,
       results,
       resultsMeta: h('span', { class: 'meta results-meta' }),
       detail: h('section', { class: 'detail', part: 'detail', hidden: true }),
     };
     const modeBox = h('span', { class: 'modes', role: 'radiogroup', 'aria-label': 'score mode' },
-      ...modes.flatMap((r) => [h('label', {}, r, ` ${r.value}`), ' ']));
+      h('label', { title: 'influence: how much training on the text raised the probability of your text' }, modes[0], ' influence (dot)'), ' ',
+      h('label', { title: 'influence divided by both texts\' self-influence: favours texts that push in the same direction, not just strongly' }, modes[1], ' similarity (cosine)'));
+    const howto = h('details', { class: 'howto', part: 'howto' },
+      h('summary', {}, 'How to read this'),
+      h('ul', {},
+        h('li', {}, 'Each result is a training text (here a Bible verse) the model learned from, ranked by its influence on your text: how much training on it made the model more likely to produce the completion (with a completion only the completion is scored; without one, the whole prompt).'),
+        h('li', {}, 'The percentage is the text\'s share of the total positive influence of the texts shown, so the shown shares add up to 100 %. Hover it for the raw score. "—" marks a text that works against the completion.'),
+        h('li', {}, 'Highlighted in the completion: the tokens the selected training text supports most. Highlighted in each verse: its words that also appear where it supports your text.'),
+        h('li', {}, 'The token map colours every token by the selected text\'s contribution (warm supports, cool opposes); the bar chart splits its score over the model\'s layers, block 1 being nearest the input.'),
+        h('li', {}, 'Keys: ', kbd(mod, 'Enter'), ' generates, ', kbd(mod, 'Shift', 'Enter'), ' attributes (in the prompt box); ', kbd('↑'), ' ', kbd('↓'), ' ', kbd('Home'), ' ', kbd('End'), ' move through the results.'),
+      ),
+    );
+    this.els.resultsBox.append(
+      h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox),
+      h('div', { class: 'score-scale meta' }, 'Scores: share of the positive influence of the texts shown (hover for the raw score).'),
+      this.els.resultsMeta,
+      staleNote,
+      results,
+      this.els.detail,
+    );
     this.root.append(
       this.els.backendBanner,
       this.els.errorBanner,
       this.els.noteBanner,
       status,
       prompt,
-      h('div', { class: 'controls' }, h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew), generate, stop, attribute),
+      h('div', { class: 'controls' },
+        h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew),
+        h('span', { class: 'action' }, generate, kbd(mod, 'Enter')), stop,
+        h('span', { class: 'action' }, attribute, kbd(mod, 'Shift', 'Enter')), attributeReason),
       output,
       this.els.meta,
-      h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox, this.els.resultsMeta),
-      results,
-      this.els.detail,
+      howto,
+      this.els.resultsBox,
     );
     generate.addEventListener('click', () => void this.generate().catch(() => {}));
-    attribute.addEventListener('click', () => void this.attribute().catch(() => {}));
+    attribute.addEventListener('click', () => this.attributeFromUi());
     stop.addEventListener('click', () => this.abort?.abort());
     strategy.addEventListener('change', () => (temperature.disabled = strategy.value !== 'sample'));
     temperature.disabled = true;
     for (const r of modes) r.addEventListener('change', () => {
       if (r.checked) this.mode = r.value as ScoreMode;
     });
+    prompt.addEventListener('input', () => this.promptChanged());
     prompt.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void this.generate().catch(() => {});
+      if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey)) return;
+      e.preventDefault();
+      if (e.shiftKey) {
+        if (!this.els.attribute.disabled) this.attributeFromUi();
+      } else if (!this.els.generate.disabled) void this.generate().catch(() => {});
     });
+    results.addEventListener('keydown', (e) => this.onResultsKey(e));
   }
-
   // ---- attributes as properties
   private str(name: string, def: string): string {
     return this.getAttribute(name) ?? def;
@@ -293,7 +375,10 @@ export class InfluenceExplorer extends Base {
   get kOut(): number { return intAttr(this.getAttribute('k-out'), 8, 1); }
   get damping(): number { return numAttr(this.getAttribute('damping'), 0.1); }
   get prompt(): string { return this.els.prompt.value; }
-  set prompt(v: string) { this.els.prompt.value = v; }
+  set prompt(v: string) {
+    this.els.prompt.value = v;
+    this.promptChanged();
+  }
   /** the latest attribution */
   get result(): ExplorerResult | undefined { return this.lastResult; }
   /** the index's source once ready */
@@ -306,7 +391,7 @@ export class InfluenceExplorer extends Base {
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
     } else if (name === 'top-k') {
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
-    } else if (name === 'prompt') this.els.prompt.value = value ?? '';
+    } else if (name === 'prompt') this.prompt = value ?? '';
     else if (name === 'max-new-tokens') this.els.maxNew.value = String(intAttr(value, 24));
     else if (name === 'strategy') {
       this.els.strategy.value = value === 'sample' ? 'sample' : 'greedy';
@@ -343,17 +428,81 @@ export class InfluenceExplorer extends Base {
   private progress(stage: Stage, done: number, total: number, message: string): void {
     const s = this.els.steps.get(stage)!;
     s.row.hidden = false;
-    s.row.dataset.state = total > 0 && done >= total ? 'done' : 'running';
+    const finished = total > 0 && done >= total;
+    s.row.dataset.state = finished ? 'done' : 'running';
     if (total > 0) {
       s.bar.max = total;
       s.bar.value = Math.min(done, total);
     } else s.bar.removeAttribute('value'); // indeterminate
     s.detail.textContent = message;
-    this.emit<ProgressDetail>('progress', { stage, done, total, message });
+    // the ETA: from the rate since this count started (a step restarts counting when its total changes or it goes back)
+    const now = performance.now();
+    const prev = this.stepInfo.get(stage);
+    const info = prev && prev.state === 'running' && prev.total === total && done >= prev.done ? prev : { state: 'running' as const, message, done, total, t0: total > 0 ? now : undefined, d0: done, seq: 0 };
+    info.state = finished ? 'done' : 'running';
+    info.message = message;
+    info.done = done;
+    info.total = total;
+    info.seq = ++this.stepSeq;
+    info.eta = undefined;
+    if (!finished && total > 0 && info.t0 !== undefined && info.d0 !== undefined && done > info.d0) {
+      info.eta = ((now - info.t0) / (done - info.d0)) * (total - done) / 1000;
+    }
+    this.stepInfo.set(stage, info);
+    this.renderStatus();
+    this.emit<ProgressDetail>('progress', { stage, done, total, message, ...(info.eta !== undefined ? { etaSeconds: +info.eta.toFixed(1) } : {}) });
   }
 
   private finish(stage: Stage, message: string): void {
     this.progress(stage, 1, 1, message);
+  }
+
+  /** One line: the most recently updated running step (its bar, message, ETA), else the idle summary. */
+  private renderStatus(): void {
+    const running = [...this.stepInfo].filter(([, i]) => i.state === 'running').sort((a, b) => b[1].seq - a[1].seq);
+    const { statusLine, statusLabel, statusBar, statusText, statusEta } = this.els;
+    if (running.length) {
+      const [stage, i] = running[0];
+      statusLine.dataset.state = 'running';
+      statusLine.dataset.stage = stage;
+      statusLabel.textContent = `${STAGES.find((s) => s.stage === stage)!.label}${running.length > 1 ? ` (+${running.length - 1} more)` : ''}:`;
+      statusBar.hidden = false;
+      if (i.total > 0) {
+        statusBar.max = i.total;
+        statusBar.value = Math.min(i.done, i.total);
+      } else statusBar.removeAttribute('value');
+      statusText.textContent = i.message;
+      statusEta.textContent = i.eta !== undefined ? `about ${formatDuration(i.eta)} left` : '';
+    } else {
+      const last = [...this.stepInfo].filter(([, i]) => i.state === 'done').sort((a, b) => b[1].seq - a[1].seq)[0];
+      statusLine.dataset.state = this.dataset.state === 'error' ? 'error' : 'idle';
+      delete statusLine.dataset.stage;
+      statusBar.hidden = true;
+      statusEta.textContent = '';
+      if (this.dataset.state === 'error') {
+        statusLabel.textContent = 'Stopped:';
+        statusText.textContent = 'see the message above.';
+      } else if (this.idleSummary) {
+        statusLabel.textContent = '✓';
+        statusText.textContent = this.idleSummary;
+      } else {
+        statusLabel.textContent = last ? `${STAGES.find((s) => s.stage === last[0])!.label}:` : '';
+        statusText.textContent = last ? last[1].message : '';
+      }
+    }
+  }
+
+  /** Steps left running by a failure (or a restart) stop counting: none of them shows as running any more. */
+  private stopSteps(stages?: Stage[]): void {
+    for (const [stage, i] of this.stepInfo) {
+      if (i.state !== 'running' || (stages && !stages.includes(stage))) continue;
+      i.state = 'stopped';
+      const s = this.els.steps.get(stage)!;
+      s.row.dataset.state = 'stopped';
+      s.bar.max = 1;
+      s.bar.value = 0;
+    }
+    this.renderStatus();
   }
 
   private showError(stage: ErrorDetail['stage'], e: unknown): ErrorDetail {
@@ -364,8 +513,10 @@ export class InfluenceExplorer extends Base {
       this.els.errorBanner.dataset.kind = kind;
       this.els.errorBanner.textContent = message;
       this.els.errorBanner.title = (e as Error)?.message ?? String(e);
-      console.error(e);
+      if (kind !== 'input') console.error(e);
     }
+    // an initialisation failure stops every step still loading; a generation or query failure only its own
+    if (kind !== 'aborted') this.stopSteps(stage === 'generate' || stage === 'query' ? [stage] : undefined);
     const d: ErrorDetail = { stage, kind, message, error: e };
     this.emit<ErrorDetail>('error', d);
     return d;
@@ -381,8 +532,75 @@ export class InfluenceExplorer extends Base {
     this.toggleAttribute('data-busy', b);
     const modelOk = !!this.sm && !!this.tok;
     this.els.generate.disabled = b || !modelOk;
-    this.els.attribute.disabled = b || !modelOk || !this.index;
+    const empty = this.nothingToAttribute();
+    this.els.attribute.disabled = b || !modelOk || !this.index || empty;
+    // why Attribute cannot be pressed (not while something runs: the status line says what)
+    const reason = b ? '' : this.dataset.state === 'error' ? '' : !modelOk || !this.index ? 'available once the index is ready' : empty ? 'type a prompt to attribute' : '';
+    this.els.attributeReason.textContent = reason;
+    this.els.attributeReason.hidden = !reason;
     this.els.stop.disabled = !b;
+  }
+
+  /** The text Attribute would attribute now: the prompt, plus the completion generated from exactly this prompt. */
+  private queryKey(): string {
+    const prompt = this.els.prompt.value;
+    const g = this.last && this.last.prompt === prompt ? this.last : undefined;
+    return `${prompt}\u0000${g ? `${g.completion.join(',')}${g.eot ? '|eot' : ''}` : ''}`;
+  }
+
+  private nothingToAttribute(): boolean {
+    const prompt = this.els.prompt.value;
+    return prompt.trim() === '' && !(this.last && this.last.prompt === prompt && this.last.completion.length > 0);
+  }
+
+  /** The prompt box changed (typing, the `prompt` attribute or property). */
+  private promptChanged(): void {
+    this.setBusy(this.busy);
+    this.updateStale();
+  }
+
+  /** Marks the shown results out of date when the prompt or completion differs from what they were computed for. */
+  private updateStale(): void {
+    const res = this.lastResult;
+    const stale = !!res && this.resultKey !== this.queryKey();
+    const was = this.hasAttribute('data-stale');
+    this.toggleAttribute('data-stale', stale);
+    this.els.resultsBox.toggleAttribute('data-stale', stale);
+    this.els.staleNote.hidden = !stale;
+    if (stale) {
+      const shown = res!.query.text.length > 60 ? `${res!.query.text.slice(0, 57)}…` : res!.query.text;
+      this.els.staleNote.textContent = `Out of date: these results are for “${shown}”. Press Attribute to update them.`;
+    }
+    if (stale !== was && res) this.renderOutput();
+  }
+
+  private attributeFromUi(): void {
+    void this.attribute()
+      .then(() => this.focusResults())
+      .catch(() => {});
+  }
+
+  /** Moves keyboard focus to the selected result (after an attribution the user started). */
+  private focusResults(): void {
+    const li = this.els.results.children[this.selected] as HTMLElement | undefined;
+    li?.focus();
+  }
+
+  /** The listbox keys (WAI-ARIA listbox, roving tabindex; selection follows focus). */
+  private onResultsKey(e: KeyboardEvent): void {
+    const n = this.els.results.children.length;
+    if (!n) return;
+    let i = this.selected;
+    if (e.key === 'ArrowDown') i = Math.min(n - 1, i + 1);
+    else if (e.key === 'ArrowUp') i = Math.max(0, i - 1);
+    else if (e.key === 'Home') i = 0;
+    else if (e.key === 'End') i = n - 1;
+    else if (e.key === 'Enter' || e.key === ' ') {
+      const li = (e.target as HTMLElement).closest?.('li.result') as HTMLElement | null;
+      if (li) i = [...this.els.results.children].indexOf(li);
+    } else return;
+    e.preventDefault();
+    this.select(i, true);
   }
 
   // ---- initialisation
@@ -396,9 +614,14 @@ export class InfluenceExplorer extends Base {
       this.sm = undefined;
       this.lastQuery = undefined;
       this.lastResult = undefined;
+      this.resultKey = undefined;
       this.els.results.replaceChildren();
+      this.els.resultsMeta.textContent = '';
       this.els.detail.hidden = true;
+      this.updateStale();
+      this.stopSteps();
     }
+    this.idleSummary = '';
     this.dataset.state = 'loading';
     delete this.dataset.indexSource;
     delete this.dataset.resumed;
@@ -433,7 +656,7 @@ export class InfluenceExplorer extends Base {
         engineKey,
         modelUrl,
         (done, total) => !stale() && this.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
-        () => !stale() && this.progress('model', 0, 0, 'building the gradient graph…'),
+        () => !stale() && this.progress('model', 0, 0, 'preparing the model for attribution…'),
       );
       this.progress('model', 0, 0, 'loading…');
       this.progress('tokenizer', 0, 0, 'loading…');
@@ -510,13 +733,16 @@ export class InfluenceExplorer extends Base {
       const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';
       this.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
       if (acquired.source === 'indexeddb') this.finish('fit', 'stored with the index');
+      this.idleSummary = `Ready: ${acquired.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[acquired.source]}${se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
+      this.renderStatus();
       this.setBusy(false);
       this.readyResolve();
       this.emit('ready', { backend: se.kind, indexSource: acquired.source, examples: acquired.index.size });
     } catch (e) {
       if (stale()) return;
       this.dataset.state = 'error';
+      this.idleSummary = '';
       if (stage === 'index') forget(`${this.backend}|${this.ep}|${this.modelUrl}|${this.dbName}`);
       const d = this.showError(stage, e);
       this.readyReject(d.error);
@@ -525,13 +751,13 @@ export class InfluenceExplorer extends Base {
   }
 
   private onIndexProgress(p: IndexProgress): void {
-    if (p.stage === 'import') this.progress('index', p.done, p.total, `importing the prebuilt index: ${p.done} / ${p.total} blobs`);
+    if (p.stage === 'import') this.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
     else if (p.stage === 'log') {
       if (p.skipped) this.dataset.resumed = String(p.skipped);
       const resumed = p.skipped ? ` (resumed: ${p.skipped} already stored)` : '';
-      this.progress('index', p.done, p.total, `computing training gradients: ${p.done} / ${p.total} texts${resumed}`);
+      this.progress('index', p.done, p.total, `${p.done} / ${p.total} training texts${resumed}`);
     } else {
-      if (p.done === 0) this.finish('index', `${p.total ? '' : ''}gradients stored`);
+      if (p.done === 0) this.finish('index', 'training texts indexed');
       this.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
     }
   }
@@ -568,6 +794,7 @@ export class InfluenceExplorer extends Base {
     this.els.errorBanner.hidden = true;
     this.els.outPrompt.textContent = prompt;
     this.els.outCompletion.textContent = '';
+    this.updateStale();
     const max = intAttr(this.els.maxNew.value, 24);
     const sample = this.els.strategy.value === 'sample';
     const temperature = Math.max(0.05, numAttr(this.els.temperature.value, 0.8));
@@ -587,6 +814,7 @@ export class InfluenceExplorer extends Base {
         onToken: async (id, i) => {
           g.completion.push(id);
           this.els.outCompletion.textContent = tok.decode(g.completion);
+          if (i === 0) this.updateStale();
           this.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
           // let the page paint between tokens
           await new Promise((res) => setTimeout(res, 0));
@@ -594,12 +822,15 @@ export class InfluenceExplorer extends Base {
       });
       g.eot = r.stopReason === 'eot';
       const secs = (performance.now() - t0) / 1000;
+      this.idleSummary = `Generated ${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}. Attribute finds the training texts behind them.`;
       this.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
+      this.updateStale();
       this.els.meta.textContent = `${sample ? `sampled, temperature ${temperature}, seed ${r.seed}` : 'greedy'}; ${g.completion.length} new tokens${g.eot ? ', stopped at end of text' : ''}`;
       return tok.decode(g.completion);
     } catch (e) {
       const d = this.showError('generate', e);
       if (d.kind === 'aborted') this.finish('generate', `stopped after ${g.completion.length} tokens`);
+      this.updateStale();
       throw e;
     } finally {
       this.abort = undefined;
@@ -623,6 +854,12 @@ export class InfluenceExplorer extends Base {
     const tok = this.tok!, sm = this.sm!;
     const prompt = this.els.prompt.value;
     const eot = tok.endOfTextId;
+    if (this.nothingToAttribute()) {
+      const e = new InputError('Nothing to attribute: type a prompt first (and Generate to attribute a completion too).');
+      this.showError('query', e);
+      this.updateStale();
+      throw e;
+    }
     const fresh = !(this.last && this.last.prompt === prompt);
     const g = fresh ? { prompt, promptIds: tok.encode(prompt), completion: [], eot: false } : this.last!;
     if (fresh) {
@@ -636,7 +873,7 @@ export class InfluenceExplorer extends Base {
     const truncated = ids.length > sm.contextLength;
     if (truncated) ids = ids.slice(0, sm.contextLength);
     if (ids.length < 2) {
-      const e = new LoadError('type a prompt first: the query needs at least one token');
+      const e = new InputError('Nothing to attribute: the prompt has no tokens. Type a prompt first.');
       this.showError('query', e);
       throw e;
     }
@@ -644,7 +881,7 @@ export class InfluenceExplorer extends Base {
     // with a completion, the query's loss (so its gradient and every score) covers the completion's tokens only, as
     // prompt/completion training data does; a prompt alone is attributed on all of its tokens
     const targetMask = !fresh && ids.length > promptTokens ? ids.map((_, i) => (i >= promptTokens ? 1 : 0)) : undefined;
-    this.lastQuery = { ids, promptTokens, text: prompt + tok.decode(g.completion), truncated, targetMask };
+    this.lastQuery = { ids, promptTokens, text: prompt + tok.decode(g.completion), truncated, targetMask, key: this.queryKey() };
     return this.runQuery();
   }
 
@@ -653,7 +890,7 @@ export class InfluenceExplorer extends Base {
     const mode = this.mode;
     this.setBusy(true);
     this.els.errorBanner.hidden = true;
-    this.progress('query', 0, 0, 'computing the query gradient…');
+    this.progress('query', 0, 0, 'computing the gradient of your text…');
     const t0 = performance.now();
     try {
       const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids, ...(q.targetMask ? { target_mask: q.targetMask } : {}) }], {
@@ -662,9 +899,10 @@ export class InfluenceExplorer extends Base {
         perLayer: true,
         perToken: true,
         scores: false,
-        onProgress: (e) => this.progress('query', e.done, e.total, `scoring ${e.done} / ${e.total} chunks`),
+        onProgress: (e) => this.progress('query', e.done, e.total, `comparing with the training texts: ${Math.floor((100 * e.done) / Math.max(1, e.total))} %`),
       });
       const secs = (performance.now() - t0) / 1000;
+      this.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${r.top[0].length} most influential of ${index.size} training texts are below.`;
       this.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
       const tokens = q.ids.map((id, i) => (i === 0 ? '' : id === tok.endOfTextId ? '⟨end⟩' : tok.decode([id])));
       const res: ExplorerResult = {
@@ -687,9 +925,13 @@ export class InfluenceExplorer extends Base {
           };
         }),
       };
+      const hadFocus = this.els.results.contains(this.root.activeElement);
       this.lastResult = res;
+      this.resultKey = q.key;
       this.selected = 0;
       this.renderResults();
+      this.updateStale();
+      if (hadFocus) this.focusResults();
       this.emit<ExplorerResult>('result', res);
       return res;
     } catch (e) {
@@ -700,29 +942,77 @@ export class InfluenceExplorer extends Base {
     }
   }
 
+  /** Which query tokens item `it` supports: counted on the completion when there is one, else on the whole prompt. */
+  private supported(res: ExplorerResult, it: ExplorerResultItem): boolean[] {
+    const from = res.query.ids.length > res.query.promptTokens ? res.query.promptTokens : 1;
+    return supportedTokens(it.tokens, from);
+  }
+
   private renderResults(): void {
     const res = this.lastResult!;
-    this.els.resultsMeta.textContent = `${res.mode} scores over ${this.index?.size ?? 0} texts; query loss ${formatScore(res.loss)} nats${res.query.truncated ? `; query truncated to the model's ${res.query.ids.length}-token context` : ''}`;
+    const size = this.index?.size ?? 0;
+    this.els.resultsMeta.textContent = `${res.mode === 'dot' ? 'influence (dot)' : `similarity (${res.mode})`} over ${size} training texts; the model's loss on your text ${formatScore(res.loss)} nats${res.query.truncated ? `; your text was cut to the model's ${res.query.ids.length}-token context` : ''}`;
+    const share = shares(res.items.map((it) => it.score));
     const items = res.items.map((it, i) => {
-      const li = h('li', { class: 'result', role: 'option', 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: 0 },
+      const words = supportedWords(res.query.tokens, this.supported(res, it));
+      const pct = formatShare(share[i]);
+      const raw = `raw ${res.mode} score: ${formatScore(it.score)}`;
+      const bar = h('span', { class: 'share-bar', 'aria-hidden': 'true' }, h('span', {}));
+      (bar.firstChild as HTMLElement).style.width = `${((share[i] ?? 0) * 100).toFixed(1)}%`;
+      const li = h('li', { class: 'result', role: 'option', id: `result-${i}`, 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: i === this.selected ? 0 : -1 },
         h('span', { class: 'rank' }, `${it.rank}.`),
         h('span', { class: 'ref' }, it.ref ? `${it.ref} · ${it.id}` : it.id),
-        h('span', { class: 'score', title: `${res.mode} score` }, formatScore(it.score)),
-        h('span', { class: 'text' }, it.text),
+        h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive influence of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
+        bar,
+        h('span', { class: 'text' }, ...markWords(it.text, words)),
       );
-      const pick = () => {
-        this.selected = i;
-        for (const el of this.els.results.children) el.setAttribute('aria-selected', el === li ? 'true' : 'false');
-        this.renderDetail();
-      };
-      li.addEventListener('click', pick);
-      li.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter' || e.key === ' ') pick();
-      });
+      li.addEventListener('click', () => this.select(i, true));
       return li;
     });
     this.els.results.replaceChildren(...items);
     this.renderDetail();
+    this.renderOutput();
+  }
+
+  /** Selects result i (and focuses it when the user moved there). */
+  private select(i: number, focus: boolean): void {
+    const lis = [...this.els.results.children] as HTMLElement[];
+    if (!lis[i]) return;
+    this.selected = i;
+    lis.forEach((li, k) => {
+      li.setAttribute('aria-selected', k === i ? 'true' : 'false');
+      li.tabIndex = k === i ? 0 : -1;
+    });
+    if (focus) lis[i].focus();
+    this.renderDetail();
+    this.renderOutput();
+  }
+
+  /**
+   * The prompt and completion in the output box; with current results, the tokens the selected training text
+   * supports are marked (OLMoTrace-style spans). Plain text when the results are out of date or the tokens do not
+   * spell the text (a character split across tokens).
+   */
+  private renderOutput(): void {
+    const res = this.lastResult;
+    if (!res || this.hasAttribute('data-stale') || !res.items.length) {
+      for (const el of [this.els.outPrompt, this.els.outCompletion]) if (el.querySelector('mark')) el.textContent = el.textContent;
+      return;
+    }
+    const it = res.items[this.selected];
+    const sup = this.supported(res, it);
+    const toks = res.query.tokens;
+    const p = res.query.promptTokens;
+    const end = toks[toks.length - 1] === '⟨end⟩' && res.query.ids.length > p ? toks.length - 1 : toks.length;
+    const promptToks = toks.slice(1, p), complToks = toks.slice(p, end);
+    const spell = promptToks.join('') + complToks.join('');
+    if (spell !== (this.els.outPrompt.textContent ?? '') + (this.els.outCompletion.textContent ?? '')) return;
+    const title = (off: number) => (i: number) => {
+      const v = it.tokens[off + i];
+      return `“${toks[off + i]}”: ${v === undefined ? '' : formatScore(v)}`;
+    };
+    this.els.outPrompt.replaceChildren(...markTokens(promptToks, sup.slice(1, p), title(1)));
+    this.els.outCompletion.replaceChildren(...markTokens(complToks, sup.slice(p, end), title(p)));
   }
 
   private renderDetail(): void {
@@ -735,16 +1025,15 @@ export class InfluenceExplorer extends Base {
     const it = res.items[this.selected];
     const toks: HeatToken[] = res.query.tokens.slice(1).map((text, j) => ({ text, value: it.tokens[j + 1], completion: j + 1 >= res.query.promptTokens }));
     const legend = h('div', { class: 'legend' },
-      h('span', { class: 'sw', style: undefined }), ' ',
-      'Colour: how much predicting each token of the query (prompt, then the underlined completion) contributes to the score — warm supports, cool opposes.');
+      h('span', { class: 'sw' }), ' ',
+      'Colour: how much predicting each token of your text (prompt, then the underlined completion) contributes to this training text\'s score — warm supports, cool opposes.');
     (legend.firstChild as HTMLElement).style.background = 'rgba(220, 60, 30, 0.8)';
     d.replaceChildren(
-      h('h4', {}, 'Token influence on the query for ', h('span', { class: 'sel-ref' }, it.ref ?? it.id)),
+      h('h4', {}, 'Token influence on your text for ', h('span', { class: 'sel-ref' }, it.ref ?? it.id)),
       heatmap(toks),
       legend,
-      h('h4', {}, `Per-layer contribution (${res.mode})`),
-      layerChart(res.layerNames, it.layers),
-      h('div', { class: 'meta' }, `${res.layerNames.length} tapped layers: ${res.layerNames.map(shortLayer).join(', ')}`),
+      h('h4', {}, 'Influence by layer'),
+      layerChart(res.layerNames, it.layers, res.mode === 'dot' ? 'contribution to the raw score (bars add up to it)' : `each layer's own ${res.mode}`),
     );
     d.hidden = false;
   }

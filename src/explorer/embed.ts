@@ -5,6 +5,6 @@
 //   <influence-explorer model-url="/model/model.onnx" corpus-url="/corpus/kjv.jsonl" db-name="demo"></influence-explorer>
 import { defineInfluenceExplorer } from './element.ts';
 
-export { InfluenceExplorer, defineInfluenceExplorer, type ExplorerResult, type ExplorerResultItem, type ProgressDetail, type ErrorDetail } from './element.ts';
+export { InfluenceExplorer, InputError, defineInfluenceExplorer, type ExplorerResult, type ExplorerResultItem, type ProgressDetail, type ErrorDetail } from './element.ts';
 
 defineInfluenceExplorer();

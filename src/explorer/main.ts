@@ -1,5 +1,7 @@
 // The demo page: one <influence-explorer> configured for the bundled model, tokenizer and corpus. URL parameters
 // override its attributes (handy for tests and quick demos): ?subset=64&backend=cpu&db=my-db&mode=cosine&prompt=...
+// The prompt is also kept in the address's hash, #prompt=..., so that a link shares it: read on load (and when the
+// hash changes), rewritten after each attribution.
 import { defineInfluenceExplorer } from './element.ts';
 
 defineInfluenceExplorer();
@@ -24,6 +26,13 @@ for (const [k, v] of params) {
 }
 for (const [k, v] of Object.entries(attrs)) if (v === '') delete attrs[k];
 
+/** the prompt in location.hash (#prompt=...), if any */
+function hashPrompt(): string | undefined {
+  return new URLSearchParams(location.hash.replace(/^#/, '')).get('prompt') ?? undefined;
+}
+const shared = hashPrompt();
+if (shared !== undefined) attrs.prompt = shared;
+
 async function main(): Promise<void> {
   const setup = document.getElementById('setup')!;
   // without a prebuilt index the page builds one here: over the whole training set that takes long on a CPU, so a
@@ -37,6 +46,15 @@ async function main(): Promise<void> {
   }
   const el = document.createElement('influence-explorer');
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  // a shareable address: the attributed prompt goes into the hash (replaceState: no history entry per attribution)
+  el.addEventListener('result', () => {
+    const hash = `#${new URLSearchParams({ prompt: el.prompt })}`;
+    if (location.hash !== hash) history.replaceState(history.state, '', hash);
+  });
+  addEventListener('hashchange', () => {
+    const p = hashPrompt();
+    if (p !== undefined && p !== el.prompt) el.prompt = p;
+  });
   document.getElementById('app')!.append(el);
 }
 
