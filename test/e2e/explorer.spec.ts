@@ -40,7 +40,7 @@ function pageUrl(backend: string, db: string, extra: Record<string, string> = {}
 
 const explorer = (page: Page) => page.locator('influence-explorer');
 
-async function waitReady(page: Page, ms = 60_000): Promise<string> {
+async function waitReady(page: Page, ms = 180_000): Promise<string> {
   const el = explorer(page);
   await expect(el).toHaveAttribute('data-state', /^(ready|error)$/, { timeout: ms });
   const state = await el.getAttribute('data-state');
@@ -61,7 +61,7 @@ async function shot(page: Page, info: TestInfo, name: string): Promise<void> {
 for (const backend of ['webgpu', 'cpu'] as const) {
   test.describe(`explorer on the ${backend} backend`, () => {
     test('generate, attribute, sorted top-k, the copied training text in the top 3, reload reads IndexedDB', async ({ page }, info) => {
-      test.setTimeout(120_000);
+      test.setTimeout(360_000);
       const rows = trainingRows();
       const target = rows[17];
       const t0 = Date.now();
@@ -76,11 +76,11 @@ for (const backend of ['webgpu', 'cpu'] as const) {
       // generate (greedy) from a prompt, then attribute prompt + completion
       await el.locator('textarea.prompt').fill('And God said');
       await el.locator('button.generate').click();
-      await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+      await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
       const completion = (await el.locator('.output .completion').textContent()) ?? '';
       expect(completion.length).toBeGreaterThan(0);
       await el.locator('button.attribute').click();
-      await expect(el.locator('li.result').first()).toBeVisible({ timeout: 30_000 });
+      await expect(el.locator('li.result').first()).toBeVisible({ timeout: 90_000 });
       const s = await scores(el);
       expect(s.length).toBeGreaterThan(0);
       expect(s.every((v) => Number.isFinite(v))).toBe(true);
@@ -92,12 +92,12 @@ for (const backend of ['webgpu', 'cpu'] as const) {
       // a prompt copied from a training text: that text ranks in the top 3 (dot and cosine)
       await el.locator('textarea.prompt').fill(target.text);
       await el.locator('button.attribute').click();
-      await expect(el.locator('.results-meta')).toContainText('dot', { timeout: 30_000 });
+      await expect(el.locator('.results-meta')).toContainText('dot', { timeout: 90_000 });
       await expect(el.locator('li.result').first()).toBeVisible();
       const top3 = async () => el.locator('li.result').evaluateAll((lis) => lis.slice(0, 3).map((li) => li.getAttribute('data-id')));
-      await expect.poll(top3, { timeout: 30_000 }).toContain(target.id);
+      await expect.poll(top3, { timeout: 90_000 }).toContain(target.id);
       await el.locator('input[value="cosine"]').check();
-      await expect(el.locator('.results-meta')).toContainText('cosine', { timeout: 30_000 });
+      await expect(el.locator('.results-meta')).toContainText('cosine', { timeout: 90_000 });
       expect(await top3()).toContain(target.id);
       const cs = await scores(el);
       expect([...cs].sort((a, b) => b - a)).toEqual(cs);
@@ -111,7 +111,7 @@ for (const backend of ['webgpu', 'cpu'] as const) {
       await expect(el.locator('.step[data-stage="index"] .detail')).toContainText('IndexedDB');
       await el.locator('textarea.prompt').fill(target.text);
       await el.locator('button.attribute').click();
-      await expect.poll(top3, { timeout: 30_000 }).toContain(target.id);
+      await expect.poll(top3, { timeout: 90_000 }).toContain(target.id);
       await shot(page, info, `${backend}-after-reload`);
       console.log(`[${backend}] first visit (load + build ${SUBSET} rows + fit): ${(tBuilt / 1000).toFixed(1)} s; reload to ready: ${(tReopen / 1000).toFixed(1)} s; model ${MODEL}`);
       info.annotations.push({ type: 'timings', description: `build ${tBuilt} ms, reopen ${tReopen} ms` });
@@ -125,12 +125,12 @@ async function modelRoute(page: Page): Promise<void> {
 }
 
 test('the component on a plain page (one script tag, two instances) fires `result`', async ({ page }, info) => {
-  test.setTimeout(90_000);
+  test.setTimeout(270_000);
   await modelRoute(page);
   await page.goto('/test/e2e/explorer/embed.html');
   const a = page.locator('#a'), b = page.locator('#b');
-  await expect(a).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
-  await expect(b).toHaveAttribute('data-state', 'ready', { timeout: 30_000 });
+  await expect(a).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(b).toHaveAttribute('data-state', 'ready', { timeout: 90_000 });
   // one index acquisition for both: the same source, and both see all rows
   expect(await a.getAttribute('data-index-source')).toBe(await b.getAttribute('data-index-source'));
   const results = page.evaluate(() =>
@@ -157,7 +157,7 @@ test('the component on a plain page (one script tag, two instances) fires `resul
 
 test('a prebuilt index (scripts/build_demo_index.ts) is imported from index-url, then opened from IndexedDB', async ({ page }, info) => {
   test.skip(!TRAINED, 'the prebuilt index is made for the trained demo model');
-  test.setTimeout(150_000);
+  test.setTimeout(450_000);
   // the same builder `npm run demo` runs, over the first SUBSET training texts, into a folder Vite serves
   const { buildDemoIndex } = await import('../../scripts/build_demo_index.ts');
   const dir = info.outputPath('prebuilt-index');
@@ -171,14 +171,14 @@ test('a prebuilt index (scripts/build_demo_index.ts) is imported from index-url,
   await el.locator('textarea.prompt').fill(rows[5].text);
   await el.locator('button.attribute').click();
   const top3 = async () => (await el.locator('li.result').evaluateAll((lis) => lis.slice(0, 3).map((li) => li.getAttribute('data-id'))));
-  await expect.poll(top3, { timeout: 30_000 }).toContain(rows[5].id);
+  await expect.poll(top3, { timeout: 90_000 }).toContain(rows[5].id);
   await shot(page, info, 'imported-index');
   await page.reload();
   expect(await waitReady(page)).toBe('indexeddb');
 });
 
 test('a storage quota error shows a clear message and fires `error`', async ({ page }, info) => {
-  test.setTimeout(120_000);
+  test.setTimeout(360_000);
   // every IndexedDB write fails as a full disk would
   await page.addInitScript(() => {
     const w = window as unknown as { __errors: unknown[] };
@@ -193,7 +193,7 @@ test('a storage quota error shows a clear message and fires `error`', async ({ p
   });
   await page.goto(pageUrl('cpu', 'e2e-quota'));
   const el = explorer(page);
-  await expect(el).toHaveAttribute('data-state', 'error', { timeout: 60_000 });
+  await expect(el).toHaveAttribute('data-state', 'error', { timeout: 180_000 });
   const banner = el.locator('.banner.error');
   await expect(banner).toBeVisible();
   await expect(banner).toHaveAttribute('data-kind', 'quota');
@@ -204,7 +204,7 @@ test('a storage quota error shows a clear message and fires `error`', async ({ p
 });
 
 test('without WebGPU the CPU backend is used with a banner; markup in training texts renders as text', async ({ page }, info) => {
-  test.setTimeout(120_000);
+  test.setTimeout(360_000);
   const dialogs: string[] = [];
   page.on('dialog', (d) => {
     dialogs.push(d.message());
@@ -225,9 +225,9 @@ test('without WebGPU the CPU backend is used with a banner; markup in training t
   await expect(banner).toContainText('WebGPU is not available');
   await el.locator('textarea.prompt').fill(evil);
   await el.locator('button.generate').click();
-  await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
   await el.locator('button.attribute').click();
-  await expect(el.locator('li.result')).toHaveCount(8, { timeout: 30_000 });
+  await expect(el.locator('li.result')).toHaveCount(8, { timeout: 90_000 });
   // the markup is there as text, and no element came from it
   await expect(el.locator('li.result[data-id="xss:img"] .text')).toHaveText(evil);
   await expect(el.locator('li.result[data-id="<script>alert(2)</script>"] .ref')).toHaveText('<script>alert(2)</script>');
@@ -245,18 +245,18 @@ test('without WebGPU the CPU backend is used with a banner; markup in training t
 const BUILT = existsSync(new URL('dist/bundle/influence-explorer.js', ROOT));
 test('the one-module build works on a plain page', async ({ page }) => {
   test.skip(!BUILT, 'dist/bundle/influence-explorer.js is not built');
-  test.setTimeout(90_000);
+  test.setTimeout(270_000);
   await modelRoute(page);
   await page.goto('/test/e2e/explorer/built.html');
   const a = page.locator('#a');
-  await expect(a).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(a).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
   const result = page.evaluate(() => new Promise<number>((resolve) => document.getElementById('a')!.addEventListener('result', (e) => resolve((e as CustomEvent).detail.items.length), { once: true })));
   await a.locator('button.attribute').click();
   expect(await result).toBe(5);
 });
 
 test('an interrupted build resumes after a reload', async ({ page }, info) => {
-  test.setTimeout(120_000);
+  test.setTimeout(360_000);
   const db = 'e2e-resume';
   const n = 640; // enough rows that the build outlasts its first commit (every 3 s) on an idle machine too
   await page.goto(pageUrl('cpu', db, { subset: String(n) }));
@@ -284,7 +284,7 @@ test('an interrupted build resumes after a reload', async ({ page }, info) => {
         }),
       db,
     );
-  await expect.poll(storedRows, { timeout: 60_000, intervals: [250] }).toBeGreaterThan(0);
+  await expect.poll(storedRows, { timeout: 180_000, intervals: [250] }).toBeGreaterThan(0);
   const before = await storedRows();
   test.skip(before >= n, 'the build finished before it could be interrupted');
   await page.reload();
