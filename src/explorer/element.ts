@@ -17,36 +17,16 @@ import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.t
 import type { ByteBPETokenizer } from '../tokenizer/tokenizer.ts';
 import { formatExample } from '../train/data.ts';
 import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from './fetch.ts';
-import { StoreError } from '../store/store.ts';
 import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
 import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
 import { formatScore, formatShare, h, heatmap, layerChart, markTokens, markWords, shares, supportedTokens, supportedWords, type HeatToken } from './render.ts';
 import { adoptStyles } from './styles.ts';
+import { errorKind, errorMessage, InputError, type ErrorDetail } from './errors.ts';
+import { StatusView, type ProgressDetail, type Stage } from './status.ts';
 
-export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'generate' | 'query';
-export type ErrorKind = 'quota' | 'storage' | 'webgpu' | 'load' | 'input' | 'aborted' | 'error';
+export { InputError, type ErrorDetail, type ErrorKind } from './errors.ts';
+export { formatDuration, type ProgressDetail, type Stage } from './status.ts';
 
-/** Nothing to attribute (an empty prompt and no completion): what the user has to do, not a failure. */
-export class InputError extends Error {
-  override name = 'InputError';
-}
-
-export interface ProgressDetail {
-  stage: Stage;
-  done: number;
-  /** 0 when unknown (indeterminate) */
-  total: number;
-  message: string;
-  /** estimated seconds left, on steps with a known total once some of it is done */
-  etaSeconds?: number;
-}
-
-export interface ErrorDetail {
-  stage: Stage | 'init';
-  kind: ErrorKind;
-  message: string;
-  error: unknown;
-}
 
 export interface ExplorerResultItem {
   rank: number;
@@ -69,17 +49,6 @@ export interface ExplorerResult {
   loss: number;
 }
 
-const STAGES: { stage: Stage; label: string }[] = [
-  { stage: 'engine', label: 'Compute backend' },
-  { stage: 'model', label: 'Model' },
-  { stage: 'tokenizer', label: 'Tokenizer' },
-  { stage: 'corpus', label: 'Training texts' },
-  { stage: 'index', label: 'Indexing training texts' },
-  { stage: 'fit', label: 'Preparing the index' },
-  { stage: 'generate', label: 'Generating' },
-  { stage: 'query', label: 'Attributing' },
-];
-
 const ATTRS = [
   'model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'top-k', 'mode', 'subset', 'backend', 'ep',
   'k-in', 'k-out', 'damping', 'max-new-tokens', 'strategy', 'temperature', 'seed', 'prompt',
@@ -93,45 +62,6 @@ const EXPLORER_CACHE_BYTES = 256 * 2 ** 20;
 
 const hubs = new Map<string, Set<(p: IndexProgress) => void>>();
 const lastProgress = new Map<string, IndexProgress>();
-
-function errorKind(e: unknown): ErrorKind {
-  const name = (e as Error)?.name ?? '';
-  if (name === 'StoreQuotaError' || name === 'QuotaExceededError') return 'quota';
-  if (e instanceof StoreError || name === 'ChunkError') return 'storage'; // mismatch, locked, damaged, read-only, ...
-  if (name === 'GpuUnavailableError' || name === 'GpuDeviceLostError') return 'webgpu';
-  if (name === 'LoadError' || name === 'TokenizerFormatError' || name === 'OnnxDecodeError') return 'load';
-  if (name === 'AbortError') return 'aborted';
-  if (name === 'InputError') return 'input';
-  return 'error';
-}
-
-function errorMessage(kind: ErrorKind, e: unknown): string {
-  const raw = (e as Error)?.message ?? String(e);
-  switch (kind) {
-    case 'quota':
-      return `Storage full: the browser refused to save the attribution index (storage quota exceeded). What was saved before stays readable. Free some disk space or allow this site more storage, then reload to continue.`;
-    case 'storage':
-      return `Storage error: the attribution index in this browser could not be read or written. Clearing this site's data and reloading rebuilds it. (${raw})`;
-    case 'webgpu':
-      return `WebGPU failed: ${raw}. Set backend="cpu" to use the CPU backend.`;
-    case 'load':
-      return `Could not load a file: ${raw}`;
-    case 'input':
-      return raw;
-    case 'aborted':
-      return 'Stopped.';
-    default:
-      return `Something went wrong: ${raw}`;
-  }
-}
-
-/** "about 40 s", "3 min" */
-export function formatDuration(sec: number): string {
-  if (sec < 1) return '1 s';
-  if (sec < 90) return `${Math.round(sec)} s`;
-  if (sec < 90 * 60) return `${Math.round(sec / 60)} min`;
-  return `${(sec / 3600).toFixed(1)} h`;
-}
 
 function intAttr(v: string | null, def: number, min = 0): number {
   const n = v === null || v.trim() === '' ? NaN : Number(v);
@@ -163,12 +93,6 @@ export class InfluenceExplorer extends Base {
     backendBanner: HTMLElement;
     errorBanner: HTMLElement;
     noteBanner: HTMLElement;
-    steps: Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>;
-    statusLine: HTMLElement;
-    statusLabel: HTMLElement;
-    statusBar: HTMLProgressElement;
-    statusText: HTMLElement;
-    statusEta: HTMLElement;
     prompt: HTMLTextAreaElement;
     strategy: HTMLSelectElement;
     temperature: HTMLInputElement;
@@ -206,11 +130,10 @@ export class InfluenceExplorer extends Base {
   private selected = 0;
   private busy = false;
   private abort?: AbortController;
-  /** per stage: running or finished, when it started counting (for the ETA), its latest message */
-  private stepInfo = new Map<Stage, { state: 'running' | 'done' | 'stopped'; message: string; done: number; total: number; t0?: number; d0?: number; eta?: number; seq: number }>();
-  private stepSeq = 0;
-  /** the status line's text while nothing runs */
-  private idleSummary = '';
+  private readonly status = new StatusView({
+    failed: () => this.dataset.state === 'error',
+    onProgress: (d) => this.emit<ProgressDetail>('progress', d),
+  });
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
   /** resolves when the model and the index are ready (rejects on an initialisation error) */
@@ -223,24 +146,6 @@ export class InfluenceExplorer extends Base {
     adoptStyles(this.root);
     const mac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform ?? '');
     const mod = mac ? '⌘' : 'Ctrl';
-    // progress: one status line (the running step, its bar and ETA; a summary when idle), every step's last message
-    // in a collapsed list below it
-    const steps = new Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>();
-    const stepList = h('div', { class: 'steps-grid' });
-    for (const s of STAGES) {
-      const bar = h('progress', { 'data-stage': s.stage, 'aria-label': s.label });
-      const detail = h('span', { class: 'detail' });
-      const row = h('div', { class: 'step', 'data-stage': s.stage, hidden: true }, h('label', {}, s.label), bar, detail);
-      steps.set(s.stage, { row, bar, detail });
-      stepList.append(row);
-    }
-    const statusLabel = h('span', { class: 'status-label' });
-    const statusBar = h('progress', { class: 'status-bar', 'aria-label': 'progress of the current step', hidden: true });
-    const statusText = h('span', { class: 'status-text' });
-    const statusEta = h('span', { class: 'eta' });
-    const statusLine = h('div', { class: 'status-line', role: 'status' }, statusLabel, ' ', statusBar, ' ', statusText, ' ', statusEta);
-    const status = h('section', { class: 'status', part: 'status', 'aria-label': 'progress' },
-      statusLine, h('details', { class: 'steps' }, h('summary', {}, 'all steps'), stepList));
     const prompt = h('textarea', { part: 'prompt', class: 'prompt', 'aria-label': 'prompt', placeholder: 'Type a prompt, e.g. "And God said"', spellcheck: false });
     const strategy = h('select', { class: 'strategy', 'aria-label': 'decoding' }, h('option', { value: 'greedy' }, 'greedy'), h('option', { value: 'sample' }, 'sampled'));
     const temperature = h('input', { type: 'number', class: 'temperature', min: '0.05', max: '5', step: '0.05', value: '0.8', 'aria-label': 'temperature' });
@@ -260,12 +165,6 @@ export class InfluenceExplorer extends Base {
       backendBanner: h('div', { class: 'banner backend', part: 'backend-banner', role: 'status', hidden: true }),
       errorBanner: h('div', { class: 'banner error', part: 'error', role: 'alert', hidden: true }),
       noteBanner: h('div', { class: 'banner note', role: 'status', hidden: true }),
-      steps,
-      statusLine,
-      statusLabel,
-      statusBar,
-      statusText,
-      statusEta,
       prompt,
       strategy,
       temperature,
@@ -310,7 +209,7 @@ export class InfluenceExplorer extends Base {
       this.els.backendBanner,
       this.els.errorBanner,
       this.els.noteBanner,
-      status,
+      this.status.el,
       prompt,
       h('div', { class: 'controls' },
         h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew),
@@ -425,86 +324,6 @@ export class InfluenceExplorer extends Base {
     this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
   }
 
-  private progress(stage: Stage, done: number, total: number, message: string): void {
-    const s = this.els.steps.get(stage)!;
-    s.row.hidden = false;
-    const finished = total > 0 && done >= total;
-    s.row.dataset.state = finished ? 'done' : 'running';
-    if (total > 0) {
-      s.bar.max = total;
-      s.bar.value = Math.min(done, total);
-    } else s.bar.removeAttribute('value'); // indeterminate
-    s.detail.textContent = message;
-    // the ETA: from the rate since this count started (a step restarts counting when its total changes or it goes back)
-    const now = performance.now();
-    const prev = this.stepInfo.get(stage);
-    const info = prev && prev.state === 'running' && prev.total === total && done >= prev.done ? prev : { state: 'running' as const, message, done, total, t0: total > 0 ? now : undefined, d0: done, seq: 0 };
-    info.state = finished ? 'done' : 'running';
-    info.message = message;
-    info.done = done;
-    info.total = total;
-    info.seq = ++this.stepSeq;
-    info.eta = undefined;
-    if (!finished && total > 0 && info.t0 !== undefined && info.d0 !== undefined && done > info.d0) {
-      info.eta = ((now - info.t0) / (done - info.d0)) * (total - done) / 1000;
-    }
-    this.stepInfo.set(stage, info);
-    this.renderStatus();
-    this.emit<ProgressDetail>('progress', { stage, done, total, message, ...(info.eta !== undefined ? { etaSeconds: +info.eta.toFixed(1) } : {}) });
-  }
-
-  private finish(stage: Stage, message: string): void {
-    this.progress(stage, 1, 1, message);
-  }
-
-  /** One line: the most recently updated running step (its bar, message, ETA), else the idle summary. */
-  private renderStatus(): void {
-    const running = [...this.stepInfo].filter(([, i]) => i.state === 'running').sort((a, b) => b[1].seq - a[1].seq);
-    const { statusLine, statusLabel, statusBar, statusText, statusEta } = this.els;
-    if (running.length) {
-      const [stage, i] = running[0];
-      statusLine.dataset.state = 'running';
-      statusLine.dataset.stage = stage;
-      statusLabel.textContent = `${STAGES.find((s) => s.stage === stage)!.label}${running.length > 1 ? ` (+${running.length - 1} more)` : ''}:`;
-      statusBar.hidden = false;
-      if (i.total > 0) {
-        statusBar.max = i.total;
-        statusBar.value = Math.min(i.done, i.total);
-      } else statusBar.removeAttribute('value');
-      statusText.textContent = i.message;
-      statusEta.textContent = i.eta !== undefined ? `about ${formatDuration(i.eta)} left` : '';
-    } else {
-      const last = [...this.stepInfo].filter(([, i]) => i.state === 'done').sort((a, b) => b[1].seq - a[1].seq)[0];
-      statusLine.dataset.state = this.dataset.state === 'error' ? 'error' : 'idle';
-      delete statusLine.dataset.stage;
-      statusBar.hidden = true;
-      statusEta.textContent = '';
-      if (this.dataset.state === 'error') {
-        statusLabel.textContent = 'Stopped:';
-        statusText.textContent = 'see the message above.';
-      } else if (this.idleSummary) {
-        statusLabel.textContent = '✓';
-        statusText.textContent = this.idleSummary;
-      } else {
-        statusLabel.textContent = last ? `${STAGES.find((s) => s.stage === last[0])!.label}:` : '';
-        statusText.textContent = last ? last[1].message : '';
-      }
-    }
-  }
-
-  /** Steps left running by a failure (or a restart) stop counting: none of them shows as running any more. */
-  private stopSteps(stages?: Stage[]): void {
-    for (const [stage, i] of this.stepInfo) {
-      if (i.state !== 'running' || (stages && !stages.includes(stage))) continue;
-      i.state = 'stopped';
-      const s = this.els.steps.get(stage)!;
-      s.row.dataset.state = 'stopped';
-      s.bar.max = 1;
-      s.bar.value = 0;
-    }
-    this.renderStatus();
-  }
-
   private showError(stage: ErrorDetail['stage'], e: unknown): ErrorDetail {
     const kind = errorKind(e);
     const message = errorMessage(kind, e);
@@ -516,7 +335,7 @@ export class InfluenceExplorer extends Base {
       if (kind !== 'input') console.error(e);
     }
     // an initialisation failure stops every step still loading; a generation or query failure only its own
-    if (kind !== 'aborted') this.stopSteps(stage === 'generate' || stage === 'query' ? [stage] : undefined);
+    if (kind !== 'aborted') this.status.stop(stage === 'generate' || stage === 'query' ? [stage] : undefined);
     const d: ErrorDetail = { stage, kind, message, error: e };
     this.emit<ErrorDetail>('error', d);
     return d;
@@ -619,9 +438,9 @@ export class InfluenceExplorer extends Base {
       this.els.resultsMeta.textContent = '';
       this.els.detail.hidden = true;
       this.updateStale();
-      this.stopSteps();
+      this.status.stop();
     }
-    this.idleSummary = '';
+    this.status.idleSummary = '';
     this.dataset.state = 'loading';
     delete this.dataset.indexSource;
     delete this.dataset.resumed;
@@ -631,13 +450,13 @@ export class InfluenceExplorer extends Base {
     let stage: ErrorDetail['stage'] = 'engine';
     try {
       // engine (one per page and backend choice)
-      this.progress('engine', 0, 0, 'starting…');
+      this.status.progress('engine', 0, 0, 'starting…');
       const choice = this.backend, ep = this.ep;
       const se = await sharedEngine(choice, ep);
       if (stale()) return;
       this.se = se;
       this.dataset.backend = se.kind;
-      this.finish('engine', se.description);
+      this.status.finish('engine', se.description);
       const b = this.els.backendBanner;
       if (se.kind === 'cpu') {
         b.hidden = false;
@@ -655,21 +474,21 @@ export class InfluenceExplorer extends Base {
         se,
         engineKey,
         modelUrl,
-        (done, total) => !stale() && this.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
-        () => !stale() && this.progress('model', 0, 0, 'preparing the model for attribution…'),
+        (done, total) => !stale() && this.status.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
+        () => !stale() && this.status.progress('model', 0, 0, 'preparing the model for attribution…'),
       );
-      this.progress('model', 0, 0, 'loading…');
-      this.progress('tokenizer', 0, 0, 'loading…');
+      this.status.progress('model', 0, 0, 'loading…');
+      this.status.progress('tokenizer', 0, 0, 'loading…');
       const tokP = sharedTokenizer(this.tokenizerUrl);
-      this.progress('corpus', 0, 0, 'loading…');
-      const corpusP = this.loadRows((d, t) => !stale() && this.progress('corpus', d, t ?? 0, `downloading ${(d / 2 ** 20).toFixed(1)} MB`));
+      this.status.progress('corpus', 0, 0, 'loading…');
+      const corpusP = this.loadRows((d, t) => !stale() && this.status.progress('corpus', d, t ?? 0, `downloading ${(d / 2 ** 20).toFixed(1)} MB`));
       const [tok, sm] = await Promise.all([
         tokP.then((t) => {
-          if (!stale()) this.finish('tokenizer', `${t.vocabSize} tokens`);
+          if (!stale()) this.status.finish('tokenizer', `${t.vocabSize} tokens`);
           return t;
         }),
         modelP.then((m) => {
-          if (!stale()) this.finish('model', `${m.model.layers.length} layers tapped, context ${m.contextLength} tokens`);
+          if (!stale()) this.status.finish('model', `${m.model.layers.length} layers tapped, context ${m.contextLength} tokens`);
           return m;
         }),
       ]);
@@ -683,7 +502,7 @@ export class InfluenceExplorer extends Base {
       if (stale()) return;
       this.rows = rows;
       this.rowsById = new Map(rows.map((r) => [r.id, r]));
-      this.finish('corpus', `${rows.length} training texts${this.subset ? ` (first ${this.subset})` : ''}, each truncated to ${sm.contextLength} tokens`);
+      this.status.finish('corpus', `${rows.length} training texts${this.subset ? ` (first ${this.subset})` : ''}, each truncated to ${sm.contextLength} tokens`);
       if (!rows.length) throw new LoadError(`${this.corpusUrl} holds no training texts`);
 
       // the index (one acquisition per page and index)
@@ -695,7 +514,7 @@ export class InfluenceExplorer extends Base {
       hub.add(listener);
       const seen = lastProgress.get(key);
       if (seen) listener(seen);
-      this.progress('index', 0, 0, 'opening…');
+      this.status.progress('index', 0, 0, 'opening…');
       let acquired;
       try {
         const ctx = sm.contextLength;
@@ -731,18 +550,18 @@ export class InfluenceExplorer extends Base {
       this.dataset.indexSource = acquired.source;
       const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
       const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';
-      this.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
-      if (acquired.source === 'indexeddb') this.finish('fit', 'stored with the index');
-      this.idleSummary = `Ready: ${acquired.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[acquired.source]}${se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
+      this.status.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
+      if (acquired.source === 'indexeddb') this.status.finish('fit', 'stored with the index');
+      this.status.idleSummary = `Ready: ${acquired.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[acquired.source]}${se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
-      this.renderStatus();
+      this.status.render();
       this.setBusy(false);
       this.readyResolve();
       this.emit('ready', { backend: se.kind, indexSource: acquired.source, examples: acquired.index.size });
     } catch (e) {
       if (stale()) return;
       this.dataset.state = 'error';
-      this.idleSummary = '';
+      this.status.idleSummary = '';
       if (stage === 'index') forget(`${this.backend}|${this.ep}|${this.modelUrl}|${this.dbName}`);
       const d = this.showError(stage, e);
       this.readyReject(d.error);
@@ -751,14 +570,14 @@ export class InfluenceExplorer extends Base {
   }
 
   private onIndexProgress(p: IndexProgress): void {
-    if (p.stage === 'import') this.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
+    if (p.stage === 'import') this.status.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
     else if (p.stage === 'log') {
       if (p.skipped) this.dataset.resumed = String(p.skipped);
       const resumed = p.skipped ? ` (resumed: ${p.skipped} already stored)` : '';
-      this.progress('index', p.done, p.total, `${p.done} / ${p.total} training texts${resumed}`);
+      this.status.progress('index', p.done, p.total, `${p.done} / ${p.total} training texts${resumed}`);
     } else {
-      if (p.done === 0) this.finish('index', 'training texts indexed');
-      this.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
+      if (p.done === 0) this.status.finish('index', 'training texts indexed');
+      this.status.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
     }
   }
 
@@ -801,7 +620,7 @@ export class InfluenceExplorer extends Base {
     const seedAttr = this.getAttribute('seed');
     this.abort = new AbortController();
     this.setBusy(true);
-    this.progress('generate', 0, max, 'starting…');
+    this.status.progress('generate', 0, max, 'starting…');
     const t0 = performance.now();
     try {
       const r = await sm.lm.generate([eot, ...promptIds], {
@@ -815,21 +634,21 @@ export class InfluenceExplorer extends Base {
           g.completion.push(id);
           this.els.outCompletion.textContent = tok.decode(g.completion);
           if (i === 0) this.updateStale();
-          this.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
+          this.status.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
           // let the page paint between tokens
           await new Promise((res) => setTimeout(res, 0));
         },
       });
       g.eot = r.stopReason === 'eot';
       const secs = (performance.now() - t0) / 1000;
-      this.idleSummary = `Generated ${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}. Attribute finds the training texts behind them.`;
-      this.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
+      this.status.idleSummary = `Generated ${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}. Attribute finds the training texts behind them.`;
+      this.status.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
       this.updateStale();
       this.els.meta.textContent = `${sample ? `sampled, temperature ${temperature}, seed ${r.seed}` : 'greedy'}; ${g.completion.length} new tokens${g.eot ? ', stopped at end of text' : ''}`;
       return tok.decode(g.completion);
     } catch (e) {
       const d = this.showError('generate', e);
-      if (d.kind === 'aborted') this.finish('generate', `stopped after ${g.completion.length} tokens`);
+      if (d.kind === 'aborted') this.status.finish('generate', `stopped after ${g.completion.length} tokens`);
       this.updateStale();
       throw e;
     } finally {
@@ -890,7 +709,7 @@ export class InfluenceExplorer extends Base {
     const mode = this.mode;
     this.setBusy(true);
     this.els.errorBanner.hidden = true;
-    this.progress('query', 0, 0, 'computing the gradient of your text…');
+    this.status.progress('query', 0, 0, 'computing the gradient of your text…');
     const t0 = performance.now();
     try {
       const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids, ...(q.targetMask ? { target_mask: q.targetMask } : {}) }], {
@@ -899,11 +718,11 @@ export class InfluenceExplorer extends Base {
         perLayer: true,
         perToken: true,
         scores: false,
-        onProgress: (e) => this.progress('query', e.done, e.total, `comparing with the training texts: ${Math.floor((100 * e.done) / Math.max(1, e.total))} %`),
+        onProgress: (e) => this.status.progress('query', e.done, e.total, `comparing with the training texts: ${Math.floor((100 * e.done) / Math.max(1, e.total))} %`),
       });
       const secs = (performance.now() - t0) / 1000;
-      this.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${r.top[0].length} most influential of ${index.size} training texts are below.`;
-      this.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
+      this.status.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${r.top[0].length} most influential of ${index.size} training texts are below.`;
+      this.status.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
       const tokens = q.ids.map((id, i) => (i === 0 ? '' : id === tok.endOfTextId ? '⟨end⟩' : tok.decode([id])));
       const res: ExplorerResult = {
         mode,
