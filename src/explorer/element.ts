@@ -13,41 +13,21 @@
 // data-stale (the results shown are for an earlier prompt or completion).
 import type { BackendChoice } from '../kernels/backend.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
-import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.ts';
+import type { LograIndex, ScoreMode } from '../logra/mod.ts';
 import type { ByteBPETokenizer } from '../tokenizer/tokenizer.ts';
-import { formatExample } from '../train/data.ts';
-import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from './fetch.ts';
-import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
-import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
-import { formatScore, formatShare, h, heatmap, layerChart, markTokens, markWords, shares, supportedTokens, supportedWords, type HeatToken } from './render.ts';
+import type { CorpusRow } from './fetch.ts';
+import type { IndexSource } from './index-source.ts';
+import { forget, type SharedModel } from './shared.ts';
+import { h } from './render.ts';
 import { adoptStyles } from './styles.ts';
 import { errorKind, errorMessage, InputError, type ErrorDetail } from './errors.ts';
-import { StatusView, type ProgressDetail, type Stage } from './status.ts';
+import { StatusView, type ProgressDetail } from './status.ts';
+import { attributeQuery, indexKey, SessionLoader, type AttributionQuery, type ExplorerResult } from './session.ts';
+import { ResultsView } from './results-view.ts';
 
 export { InputError, type ErrorDetail, type ErrorKind } from './errors.ts';
 export { formatDuration, type ProgressDetail, type Stage } from './status.ts';
-
-
-export interface ExplorerResultItem {
-  rank: number;
-  id: string;
-  ref?: string;
-  text: string;
-  score: number;
-  /** per layer, in `layerNames` order */
-  layers: number[];
-  /** per query token (same length as `query.tokens`): the contribution of predicting that token */
-  tokens: (number | undefined)[];
-}
-
-export interface ExplorerResult {
-  mode: ScoreMode;
-  query: { text: string; promptTokens: number; tokens: string[]; ids: number[]; truncated: boolean };
-  layerNames: string[];
-  items: ExplorerResultItem[];
-  /** the query's loss (nats, summed over the predicted completion tokens; over every token for a prompt alone) */
-  loss: number;
-}
+export type { ExplorerResult, ExplorerResultItem } from './session.ts';
 
 const ATTRS = [
   'model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'top-k', 'mode', 'subset', 'backend', 'ep',
@@ -55,13 +35,6 @@ const ATTRS = [
 ] as const;
 /** attributes whose change after start re-initialises the component */
 const RESTART = new Set(['model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'subset', 'backend', 'ep', 'k-in', 'k-out', 'damping']);
-
-/** Index progress hub: one acquisition per index key, every instance waiting on it sees its progress. */
-/** memory for decoded index chunks kept between attributions (LograIndex.cacheBytes) */
-const EXPLORER_CACHE_BYTES = 256 * 2 ** 20;
-
-const hubs = new Map<string, Set<(p: IndexProgress) => void>>();
-const lastProgress = new Map<string, IndexProgress>();
 
 function intAttr(v: string | null, def: number, min = 0): number {
   const n = v === null || v.trim() === '' ? NaN : Number(v);
@@ -101,39 +74,27 @@ export class InfluenceExplorer extends Base {
     stop: HTMLButtonElement;
     attribute: HTMLButtonElement;
     attributeReason: HTMLElement;
-    output: HTMLElement;
-    outPrompt: HTMLElement;
-    outCompletion: HTMLElement;
     meta: HTMLElement;
-    modes: HTMLInputElement[];
-    resultsBox: HTMLElement;
-    staleNote: HTMLElement;
-    results: HTMLOListElement;
-    resultsMeta: HTMLElement;
-    detail: HTMLElement;
   };
-
-  private started = false;
-  private generation = 0;
-  private restartTimer: ReturnType<typeof setTimeout> | undefined;
-  private se?: SharedEngine;
-  private sm?: SharedModel;
-  private tok?: ByteBPETokenizer;
-  private rows: CorpusRow[] = [];
-  private rowsById = new Map<string, CorpusRow>();
-  private index?: LograIndex;
-  private last?: Generated;
-  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean; targetMask?: number[]; key: string };
-  private lastResult?: ExplorerResult;
-  /** what the shown results were computed for (see queryKey) */
-  private resultKey?: string;
-  private selected = 0;
-  private busy = false;
-  private abort?: AbortController;
+  /** the status line and the steps below it */
   private readonly status = new StatusView({
     failed: () => this.dataset.state === 'error',
     onProgress: (d) => this.emit<ProgressDetail>('progress', d),
   });
+  /** the output box, the results and their detail */
+  private readonly view = new ResultsView((m) => (this.mode = m));
+
+  private started = false;
+  private generation = 0;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private sm?: SharedModel;
+  private tok?: ByteBPETokenizer;
+  private rowsById = new Map<string, CorpusRow>();
+  private index?: LograIndex;
+  private last?: Generated;
+  private lastQuery?: AttributionQuery;
+  private busy = false;
+  private abort?: AbortController;
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
   /** resolves when the model and the index are ready (rejects on an initialisation error) */
@@ -155,12 +116,6 @@ export class InfluenceExplorer extends Base {
     const attributeReason = h('span', { class: 'reason', id: 'attribute-reason', 'aria-live': 'polite' });
     const attribute = h('button', { type: 'button', class: 'attribute', part: 'button attribute', disabled: true, 'aria-keyshortcuts': mac ? 'Meta+Shift+Enter' : 'Control+Shift+Enter', 'aria-describedby': 'attribute-reason' }, 'Attribute');
     const kbd = (...keys: string[]) => h('span', { class: 'kbd' }, ...keys.flatMap((k, i) => [i ? '+' : '', h('kbd', {}, k)]));
-    const modes = (['dot', 'cosine'] as const).map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === 'dot' }));
-    const outPrompt = h('span', { class: 'prompt-echo' });
-    const outCompletion = h('span', { class: 'completion', part: 'completion' });
-    const output = h('div', { class: 'output', part: 'output', 'aria-live': 'polite' }, outPrompt, outCompletion);
-    const results = h('ol', { class: 'results', part: 'results', role: 'listbox', 'aria-label': 'most influential training texts' });
-    const staleNote = h('div', { class: 'stale-note', role: 'status', hidden: true });
     this.els = {
       backendBanner: h('div', { class: 'banner backend', part: 'backend-banner', role: 'status', hidden: true }),
       errorBanner: h('div', { class: 'banner error', part: 'error', role: 'alert', hidden: true }),
@@ -173,20 +128,8 @@ export class InfluenceExplorer extends Base {
       stop,
       attribute,
       attributeReason,
-      output,
-      outPrompt,
-      outCompletion,
       meta: h('div', { class: 'meta gen-meta' }),
-      modes,
-      resultsBox: h('section', { class: 'results-box', 'aria-label': 'results' }),
-      staleNote,
-      results,
-      resultsMeta: h('span', { class: 'meta results-meta' }),
-      detail: h('section', { class: 'detail', part: 'detail', hidden: true }),
     };
-    const modeBox = h('span', { class: 'modes', role: 'radiogroup', 'aria-label': 'score mode' },
-      h('label', { title: 'influence: how much training on the text raised the probability of your text' }, modes[0], ' influence (dot)'), ' ',
-      h('label', { title: 'influence divided by both texts\' self-influence: favours texts that push in the same direction, not just strongly' }, modes[1], ' similarity (cosine)'));
     const howto = h('details', { class: 'howto', part: 'howto' },
       h('summary', {}, 'How to read this'),
       h('ul', {},
@@ -196,14 +139,6 @@ export class InfluenceExplorer extends Base {
         h('li', {}, 'The token map colours every token by the selected text\'s contribution (warm supports, cool opposes); the bar chart splits its score over the model\'s layers, block 1 being nearest the input.'),
         h('li', {}, 'Keys: ', kbd(mod, 'Enter'), ' generates, ', kbd(mod, 'Shift', 'Enter'), ' attributes (in the prompt box); ', kbd('↑'), ' ', kbd('↓'), ' ', kbd('Home'), ' ', kbd('End'), ' move through the results.'),
       ),
-    );
-    this.els.resultsBox.append(
-      h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox),
-      h('div', { class: 'score-scale meta' }, 'Scores: share of the positive influence of the texts shown (hover for the raw score).'),
-      this.els.resultsMeta,
-      staleNote,
-      results,
-      this.els.detail,
     );
     this.root.append(
       this.els.backendBanner,
@@ -215,19 +150,16 @@ export class InfluenceExplorer extends Base {
         h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew),
         h('span', { class: 'action' }, generate, kbd(mod, 'Enter')), stop,
         h('span', { class: 'action' }, attribute, kbd(mod, 'Shift', 'Enter')), attributeReason),
-      output,
+      this.view.output,
       this.els.meta,
       howto,
-      this.els.resultsBox,
+      this.view.box,
     );
     generate.addEventListener('click', () => void this.generate().catch(() => {}));
     attribute.addEventListener('click', () => this.attributeFromUi());
     stop.addEventListener('click', () => this.abort?.abort());
     strategy.addEventListener('change', () => (temperature.disabled = strategy.value !== 'sample'));
     temperature.disabled = true;
-    for (const r of modes) r.addEventListener('change', () => {
-      if (r.checked) this.mode = r.value as ScoreMode;
-    });
     prompt.addEventListener('input', () => this.promptChanged());
     prompt.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey)) return;
@@ -236,7 +168,6 @@ export class InfluenceExplorer extends Base {
         if (!this.els.attribute.disabled) this.attributeFromUi();
       } else if (!this.els.generate.disabled) void this.generate().catch(() => {});
     });
-    results.addEventListener('keydown', (e) => this.onResultsKey(e));
   }
   // ---- attributes as properties
   private str(name: string, def: string): string {
@@ -279,14 +210,14 @@ export class InfluenceExplorer extends Base {
     this.promptChanged();
   }
   /** the latest attribution */
-  get result(): ExplorerResult | undefined { return this.lastResult; }
+  get result(): ExplorerResult | undefined { return this.view.result; }
   /** the index's source once ready */
   get indexSource(): IndexSource | undefined { return (this.dataset.indexSource as IndexSource) || undefined; }
 
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (old === value) return;
     if (name === 'mode') {
-      for (const r of this.els.modes) r.checked = r.value === this.mode;
+      this.view.setMode(this.mode);
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
     } else if (name === 'top-k') {
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
@@ -380,46 +311,13 @@ export class InfluenceExplorer extends Base {
 
   /** Marks the shown results out of date when the prompt or completion differs from what they were computed for. */
   private updateStale(): void {
-    const res = this.lastResult;
-    const stale = !!res && this.resultKey !== this.queryKey();
-    const was = this.hasAttribute('data-stale');
-    this.toggleAttribute('data-stale', stale);
-    this.els.resultsBox.toggleAttribute('data-stale', stale);
-    this.els.staleNote.hidden = !stale;
-    if (stale) {
-      const shown = res!.query.text.length > 60 ? `${res!.query.text.slice(0, 57)}…` : res!.query.text;
-      this.els.staleNote.textContent = `Out of date: these results are for “${shown}”. Press Attribute to update them.`;
-    }
-    if (stale !== was && res) this.renderOutput();
+    this.toggleAttribute('data-stale', this.view.markStale(this.queryKey()));
   }
 
   private attributeFromUi(): void {
     void this.attribute()
-      .then(() => this.focusResults())
+      .then(() => this.view.focus())
       .catch(() => {});
-  }
-
-  /** Moves keyboard focus to the selected result (after an attribution the user started). */
-  private focusResults(): void {
-    const li = this.els.results.children[this.selected] as HTMLElement | undefined;
-    li?.focus();
-  }
-
-  /** The listbox keys (WAI-ARIA listbox, roving tabindex; selection follows focus). */
-  private onResultsKey(e: KeyboardEvent): void {
-    const n = this.els.results.children.length;
-    if (!n) return;
-    let i = this.selected;
-    if (e.key === 'ArrowDown') i = Math.min(n - 1, i + 1);
-    else if (e.key === 'ArrowUp') i = Math.max(0, i - 1);
-    else if (e.key === 'Home') i = 0;
-    else if (e.key === 'End') i = n - 1;
-    else if (e.key === 'Enter' || e.key === ' ') {
-      const li = (e.target as HTMLElement).closest?.('li.result') as HTMLElement | null;
-      if (li) i = [...this.els.results.children].indexOf(li);
-    } else return;
-    e.preventDefault();
-    this.select(i, true);
   }
 
   // ---- initialisation
@@ -432,11 +330,7 @@ export class InfluenceExplorer extends Base {
       this.index = undefined;
       this.sm = undefined;
       this.lastQuery = undefined;
-      this.lastResult = undefined;
-      this.resultKey = undefined;
-      this.els.results.replaceChildren();
-      this.els.resultsMeta.textContent = '';
-      this.els.detail.hidden = true;
+      this.view.clear();
       this.updateStale();
       this.status.stop();
     }
@@ -447,156 +341,53 @@ export class InfluenceExplorer extends Base {
     this.els.errorBanner.hidden = true;
     this.els.noteBanner.hidden = true;
     this.setBusy(false);
-    let stage: ErrorDetail['stage'] = 'engine';
+    const loader = new SessionLoader(this, {
+      current: () => !stale(),
+      progress: (stage, done, total, message) => this.status.progress(stage, done, total, message),
+      finish: (stage, message) => this.status.finish(stage, message),
+      engine: (se) => {
+        this.dataset.backend = se.kind;
+        const b = this.els.backendBanner;
+        if (se.kind === 'cpu') {
+          b.hidden = false;
+          b.dataset.reason = se.fallbackReason ? 'no-webgpu' : 'requested';
+          b.textContent = se.fallbackReason
+            ? `WebGPU is not available: ${se.fallbackReason}. Running on the CPU backend (WebAssembly) instead — everything works, only slower.`
+            : 'Running on the CPU backend (WebAssembly), as requested (backend="cpu").';
+        } else b.hidden = true;
+      },
+      model: (sm, tok) => {
+        this.tok = tok;
+        this.sm = sm;
+        this.dataset.state = 'indexing';
+        this.setBusy(false);
+      },
+      indexed: (index, source) => {
+        this.index = index;
+        this.dataset.indexSource = source;
+      },
+      resumed: (rows) => (this.dataset.resumed = String(rows)),
+      note: (m) => this.note(m),
+    });
     try {
-      // engine (one per page and backend choice)
-      this.status.progress('engine', 0, 0, 'starting…');
-      const choice = this.backend, ep = this.ep;
-      const se = await sharedEngine(choice, ep);
-      if (stale()) return;
-      this.se = se;
-      this.dataset.backend = se.kind;
-      this.status.finish('engine', se.description);
-      const b = this.els.backendBanner;
-      if (se.kind === 'cpu') {
-        b.hidden = false;
-        b.dataset.reason = se.fallbackReason ? 'no-webgpu' : 'requested';
-        b.textContent = se.fallbackReason
-          ? `WebGPU is not available: ${se.fallbackReason}. Running on the CPU backend (WebAssembly) instead — everything works, only slower.`
-          : 'Running on the CPU backend (WebAssembly), as requested (backend="cpu").';
-      } else b.hidden = true;
-
-      // model, tokenizer, corpus in parallel
-      const engineKey = `${choice}|${ep}`;
-      stage = 'model';
-      const modelUrl = this.modelUrl;
-      const modelP = sharedModel(
-        se,
-        engineKey,
-        modelUrl,
-        (done, total) => !stale() && this.status.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
-        () => !stale() && this.status.progress('model', 0, 0, 'preparing the model for attribution…'),
-      );
-      this.status.progress('model', 0, 0, 'loading…');
-      this.status.progress('tokenizer', 0, 0, 'loading…');
-      const tokP = sharedTokenizer(this.tokenizerUrl);
-      this.status.progress('corpus', 0, 0, 'loading…');
-      const corpusP = this.loadRows((d, t) => !stale() && this.status.progress('corpus', d, t ?? 0, `downloading ${(d / 2 ** 20).toFixed(1)} MB`));
-      const [tok, sm] = await Promise.all([
-        tokP.then((t) => {
-          if (!stale()) this.status.finish('tokenizer', `${t.vocabSize} tokens`);
-          return t;
-        }),
-        modelP.then((m) => {
-          if (!stale()) this.status.finish('model', `${m.model.layers.length} layers tapped, context ${m.contextLength} tokens`);
-          return m;
-        }),
-      ]);
-      if (stale()) return;
-      this.tok = tok;
-      this.sm = sm;
-      this.dataset.state = 'indexing';
-      this.setBusy(false);
-      stage = 'corpus';
-      const rows = await corpusP;
-      if (stale()) return;
-      this.rows = rows;
-      this.rowsById = new Map(rows.map((r) => [r.id, r]));
-      this.status.finish('corpus', `${rows.length} training texts${this.subset ? ` (first ${this.subset})` : ''}, each truncated to ${sm.contextLength} tokens`);
-      if (!rows.length) throw new LoadError(`${this.corpusUrl} holds no training texts`);
-
-      // the index (one acquisition per page and index)
-      stage = 'index';
-      const key = `${engineKey}|${modelUrl}|${this.dbName}`;
-      const listener = (p: IndexProgress) => !stale() && this.onIndexProgress(p);
-      let hub = hubs.get(key);
-      if (!hub) hubs.set(key, (hub = new Set()));
-      hub.add(listener);
-      const seen = lastProgress.get(key);
-      if (seen) listener(seen);
-      this.status.progress('index', 0, 0, 'opening…');
-      let acquired;
-      try {
-        const ctx = sm.contextLength;
-        acquired = await once(key, () =>
-          acquireIndex({
-            engine: se.engine,
-            model: sm.model,
-            dbName: this.dbName,
-            ids: rows.map((r) => r.id),
-            examples: async () => {
-              const eot = tok.endOfTextId;
-              return rows.map((r) => ({ id: r.id, input_ids: formatExample(tok.encode(r.text), { eot, maxLen: ctx }) }));
-            },
-            indexUrl: this.indexUrl ?? undefined,
-            kIn: this.kIn,
-            kOut: this.kOut,
-            damping: this.damping,
-            onProgress: (p) => {
-              lastProgress.set(key, p);
-              for (const l of hubs.get(key) ?? []) l(p);
-            },
-            onNote: (m) => !stale() && this.note(m),
-          }),
-        );
-      } finally {
-        hub.delete(listener);
-      }
-      if (stale()) return;
-      this.index = acquired.index;
-      // repeated attributions read the decoded gradients from memory instead of IndexedDB (128 MB for the demo's
-      // 29,563 texts at k 8x8; larger indexes keep what fits and read the rest)
-      this.index.cacheBytes = EXPLORER_CACHE_BYTES;
-      this.dataset.indexSource = acquired.source;
-      const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
-      const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';
-      this.status.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
-      if (acquired.source === 'indexeddb') this.status.finish('fit', 'stored with the index');
-      this.status.idleSummary = `Ready: ${acquired.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[acquired.source]}${se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
+      const s = await loader.load();
+      if (!s) return;
+      this.rowsById = s.rowsById;
+      this.status.idleSummary = `Ready: ${s.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[s.source]}${s.se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
       this.status.render();
       this.setBusy(false);
       this.readyResolve();
-      this.emit('ready', { backend: se.kind, indexSource: acquired.source, examples: acquired.index.size });
+      this.emit('ready', { backend: s.se.kind, indexSource: s.source, examples: s.index.size });
     } catch (e) {
       if (stale()) return;
       this.dataset.state = 'error';
       this.status.idleSummary = '';
-      if (stage === 'index') forget(`${this.backend}|${this.ep}|${this.modelUrl}|${this.dbName}`);
-      const d = this.showError(stage, e);
+      if (loader.stage === 'index') forget(indexKey(this));
+      const d = this.showError(loader.stage, e);
       this.readyReject(d.error);
       this.setBusy(false);
     }
-  }
-
-  private onIndexProgress(p: IndexProgress): void {
-    if (p.stage === 'import') this.status.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
-    else if (p.stage === 'log') {
-      if (p.skipped) this.dataset.resumed = String(p.skipped);
-      const resumed = p.skipped ? ` (resumed: ${p.skipped} already stored)` : '';
-      this.status.progress('index', p.done, p.total, `${p.done} / ${p.total} training texts${resumed}`);
-    } else {
-      if (p.done === 0) this.status.finish('index', 'training texts indexed');
-      this.status.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
-    }
-  }
-
-  /** The training rows: corpus minus held-out ids, first `subset`. */
-  private async loadRows(onBytes: (d: number, t: number | undefined) => void): Promise<CorpusRow[]> {
-    const url = this.corpusUrl;
-    const [text, heldout] = await Promise.all([
-      fetchText(url, 'corpus', onBytes),
-      (async () => {
-        const u = this.heldoutUrl;
-        if (!u) return new Set<string>();
-        const r = await fetch(u);
-        if (!r.ok) throw new LoadError(`could not fetch the held-out list at ${u}: HTTP ${r.status}`);
-        return parseHeldOut(await r.json(), u);
-      })(),
-    ]);
-    let rows = parseCorpus(text, url).filter((r) => !heldout.has(r.id));
-    if (this.subset > 0) rows = rows.slice(0, this.subset);
-    return rows;
   }
 
   // ---- generation
@@ -611,8 +402,7 @@ export class InfluenceExplorer extends Base {
     const g: Generated = { prompt, promptIds, completion: [], eot: false };
     this.last = g;
     this.els.errorBanner.hidden = true;
-    this.els.outPrompt.textContent = prompt;
-    this.els.outCompletion.textContent = '';
+    this.view.echo(prompt);
     this.updateStale();
     const max = intAttr(this.els.maxNew.value, 24);
     const sample = this.els.strategy.value === 'sample';
@@ -632,7 +422,7 @@ export class InfluenceExplorer extends Base {
         signal: this.abort.signal,
         onToken: async (id, i) => {
           g.completion.push(id);
-          this.els.outCompletion.textContent = tok.decode(g.completion);
+          this.view.setCompletion(tok.decode(g.completion));
           if (i === 0) this.updateStale();
           this.status.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
           // let the page paint between tokens
@@ -684,8 +474,7 @@ export class InfluenceExplorer extends Base {
     if (fresh) {
       // the prompt changed since the last generation (or none ran): the prompt alone is attributed
       this.last = undefined;
-      this.els.outPrompt.textContent = prompt;
-      this.els.outCompletion.textContent = '';
+      this.view.echo(prompt);
       this.els.meta.textContent = 'no completion: attributing the prompt alone';
     }
     let ids = [eot, ...g.promptIds, ...g.completion, ...(g.eot ? [eot] : [])];
@@ -712,45 +501,18 @@ export class InfluenceExplorer extends Base {
     this.status.progress('query', 0, 0, 'computing the gradient of your text…');
     const t0 = performance.now();
     try {
-      const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids, ...(q.targetMask ? { target_mask: q.targetMask } : {}) }], {
+      const res = await attributeQuery(index, tok, this.rowsById, q, {
         topK: this.topK,
         mode,
-        perLayer: true,
-        perToken: true,
-        scores: false,
-        onProgress: (e) => this.status.progress('query', e.done, e.total, `comparing with the training texts: ${Math.floor((100 * e.done) / Math.max(1, e.total))} %`),
+        onProgress: (done, total) => this.status.progress('query', done, total, `comparing with the training texts: ${Math.floor((100 * done) / Math.max(1, total))} %`),
       });
       const secs = (performance.now() - t0) / 1000;
-      this.status.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${r.top[0].length} most influential of ${index.size} training texts are below.`;
-      this.status.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
-      const tokens = q.ids.map((id, i) => (i === 0 ? '' : id === tok.endOfTextId ? '⟨end⟩' : tok.decode([id])));
-      const res: ExplorerResult = {
-        mode,
-        query: { text: q.text, promptTokens: q.promptTokens, tokens, ids: q.ids, truncated: q.truncated },
-        layerNames: r.layerNames,
-        loss: r.losses[0],
-        items: r.top[0].map((t: TopItem, i) => {
-          const row = this.rowsById.get(t.id);
-          // tokens[t] is position t's share (where token t + 1 is predicted): shown on the predicted token
-          const per = t.tokens ?? [];
-          return {
-            rank: i + 1,
-            id: t.id,
-            ref: row?.ref,
-            text: row?.text ?? '(text not in the loaded corpus)',
-            score: t.score,
-            layers: t.layers ?? [],
-            tokens: q.ids.map((_, j) => (j === 0 ? undefined : per[j - 1])),
-          };
-        }),
-      };
-      const hadFocus = this.els.results.contains(this.root.activeElement);
-      this.lastResult = res;
-      this.resultKey = q.key;
-      this.selected = 0;
-      this.renderResults();
+      this.status.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${res.items.length} most influential of ${index.size} training texts are below.`;
+      this.status.finish('query', `${res.items.length} results in ${secs.toFixed(2)} s`);
+      const hadFocus = this.view.hasFocus();
+      this.view.show(res, q.key, this.index?.size ?? 0);
       this.updateStale();
-      if (hadFocus) this.focusResults();
+      if (hadFocus) this.view.focus();
       this.emit<ExplorerResult>('result', res);
       return res;
     } catch (e) {
@@ -759,102 +521,6 @@ export class InfluenceExplorer extends Base {
     } finally {
       this.setBusy(false);
     }
-  }
-
-  /** Which query tokens item `it` supports: counted on the completion when there is one, else on the whole prompt. */
-  private supported(res: ExplorerResult, it: ExplorerResultItem): boolean[] {
-    const from = res.query.ids.length > res.query.promptTokens ? res.query.promptTokens : 1;
-    return supportedTokens(it.tokens, from);
-  }
-
-  private renderResults(): void {
-    const res = this.lastResult!;
-    const size = this.index?.size ?? 0;
-    this.els.resultsMeta.textContent = `${res.mode === 'dot' ? 'influence (dot)' : `similarity (${res.mode})`} over ${size} training texts; the model's loss on your text ${formatScore(res.loss)} nats${res.query.truncated ? `; your text was cut to the model's ${res.query.ids.length}-token context` : ''}`;
-    const share = shares(res.items.map((it) => it.score));
-    const items = res.items.map((it, i) => {
-      const words = supportedWords(res.query.tokens, this.supported(res, it));
-      const pct = formatShare(share[i]);
-      const raw = `raw ${res.mode} score: ${formatScore(it.score)}`;
-      const bar = h('span', { class: 'share-bar', 'aria-hidden': 'true' }, h('span', {}));
-      (bar.firstChild as HTMLElement).style.width = `${((share[i] ?? 0) * 100).toFixed(1)}%`;
-      const li = h('li', { class: 'result', role: 'option', id: `result-${i}`, 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: i === this.selected ? 0 : -1 },
-        h('span', { class: 'rank' }, `${it.rank}.`),
-        h('span', { class: 'ref' }, it.ref ? `${it.ref} · ${it.id}` : it.id),
-        h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive influence of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
-        bar,
-        h('span', { class: 'text' }, ...markWords(it.text, words)),
-      );
-      li.addEventListener('click', () => this.select(i, true));
-      return li;
-    });
-    this.els.results.replaceChildren(...items);
-    this.renderDetail();
-    this.renderOutput();
-  }
-
-  /** Selects result i (and focuses it when the user moved there). */
-  private select(i: number, focus: boolean): void {
-    const lis = [...this.els.results.children] as HTMLElement[];
-    if (!lis[i]) return;
-    this.selected = i;
-    lis.forEach((li, k) => {
-      li.setAttribute('aria-selected', k === i ? 'true' : 'false');
-      li.tabIndex = k === i ? 0 : -1;
-    });
-    if (focus) lis[i].focus();
-    this.renderDetail();
-    this.renderOutput();
-  }
-
-  /**
-   * The prompt and completion in the output box; with current results, the tokens the selected training text
-   * supports are marked (OLMoTrace-style spans). Plain text when the results are out of date or the tokens do not
-   * spell the text (a character split across tokens).
-   */
-  private renderOutput(): void {
-    const res = this.lastResult;
-    if (!res || this.hasAttribute('data-stale') || !res.items.length) {
-      for (const el of [this.els.outPrompt, this.els.outCompletion]) if (el.querySelector('mark')) el.textContent = el.textContent;
-      return;
-    }
-    const it = res.items[this.selected];
-    const sup = this.supported(res, it);
-    const toks = res.query.tokens;
-    const p = res.query.promptTokens;
-    const end = toks[toks.length - 1] === '⟨end⟩' && res.query.ids.length > p ? toks.length - 1 : toks.length;
-    const promptToks = toks.slice(1, p), complToks = toks.slice(p, end);
-    const spell = promptToks.join('') + complToks.join('');
-    if (spell !== (this.els.outPrompt.textContent ?? '') + (this.els.outCompletion.textContent ?? '')) return;
-    const title = (off: number) => (i: number) => {
-      const v = it.tokens[off + i];
-      return `“${toks[off + i]}”: ${v === undefined ? '' : formatScore(v)}`;
-    };
-    this.els.outPrompt.replaceChildren(...markTokens(promptToks, sup.slice(1, p), title(1)));
-    this.els.outCompletion.replaceChildren(...markTokens(complToks, sup.slice(p, end), title(p)));
-  }
-
-  private renderDetail(): void {
-    const res = this.lastResult;
-    const d = this.els.detail;
-    if (!res || !res.items.length) {
-      d.hidden = true;
-      return;
-    }
-    const it = res.items[this.selected];
-    const toks: HeatToken[] = res.query.tokens.slice(1).map((text, j) => ({ text, value: it.tokens[j + 1], completion: j + 1 >= res.query.promptTokens }));
-    const legend = h('div', { class: 'legend' },
-      h('span', { class: 'sw' }), ' ',
-      'Colour: how much predicting each token of your text (prompt, then the underlined completion) contributes to this training text\'s score — warm supports, cool opposes.');
-    (legend.firstChild as HTMLElement).style.background = 'rgba(220, 60, 30, 0.8)';
-    d.replaceChildren(
-      h('h4', {}, 'Token influence on your text for ', h('span', { class: 'sel-ref' }, it.ref ?? it.id)),
-      heatmap(toks),
-      legend,
-      h('h4', {}, 'Influence by layer'),
-      layerChart(res.layerNames, it.layers, res.mode === 'dot' ? 'contribution to the raw score (bars add up to it)' : `each layer's own ${res.mode}`),
-    );
-    d.hidden = false;
   }
 }
 
