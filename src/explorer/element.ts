@@ -13,72 +13,21 @@
 // data-stale (the results shown are for an earlier prompt or completion).
 import type { BackendChoice } from '../kernels/backend.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
-import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.ts';
+import type { LograIndex, ScoreMode } from '../logra/mod.ts';
 import type { ByteBPETokenizer } from '../tokenizer/tokenizer.ts';
-import { formatExample } from '../train/data.ts';
-import { fetchText, parseCorpus, parseHeldOut, LoadError, type CorpusRow } from './fetch.ts';
-import { StoreError } from '../store/store.ts';
-import { acquireIndex, type IndexProgress, type IndexSource } from './index-source.ts';
-import { forget, once, sharedEngine, sharedModel, sharedTokenizer, type SharedEngine, type SharedModel } from './shared.ts';
-import { formatScore, formatShare, h, heatmap, layerChart, markTokens, markWords, shares, supportedTokens, supportedWords, type HeatToken } from './render.ts';
+import type { CorpusRow } from './fetch.ts';
+import type { IndexSource } from './index-source.ts';
+import { forget, type SharedModel } from './shared.ts';
+import { h } from './render.ts';
 import { adoptStyles } from './styles.ts';
+import { errorKind, errorMessage, InputError, type ErrorDetail } from './errors.ts';
+import { StatusView, type ProgressDetail } from './status.ts';
+import { attributeQuery, indexKey, SessionLoader, type AttributionQuery, type ExplorerResult } from './session.ts';
+import { ResultsView } from './results-view.ts';
 
-export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'generate' | 'query';
-export type ErrorKind = 'quota' | 'storage' | 'webgpu' | 'load' | 'input' | 'aborted' | 'error';
-
-/** Nothing to attribute (an empty prompt and no completion): what the user has to do, not a failure. */
-export class InputError extends Error {
-  override name = 'InputError';
-}
-
-export interface ProgressDetail {
-  stage: Stage;
-  done: number;
-  /** 0 when unknown (indeterminate) */
-  total: number;
-  message: string;
-  /** estimated seconds left, on steps with a known total once some of it is done */
-  etaSeconds?: number;
-}
-
-export interface ErrorDetail {
-  stage: Stage | 'init';
-  kind: ErrorKind;
-  message: string;
-  error: unknown;
-}
-
-export interface ExplorerResultItem {
-  rank: number;
-  id: string;
-  ref?: string;
-  text: string;
-  score: number;
-  /** per layer, in `layerNames` order */
-  layers: number[];
-  /** per query token (same length as `query.tokens`): the contribution of predicting that token */
-  tokens: (number | undefined)[];
-}
-
-export interface ExplorerResult {
-  mode: ScoreMode;
-  query: { text: string; promptTokens: number; tokens: string[]; ids: number[]; truncated: boolean };
-  layerNames: string[];
-  items: ExplorerResultItem[];
-  /** the query's loss (nats, summed over the predicted completion tokens; over every token for a prompt alone) */
-  loss: number;
-}
-
-const STAGES: { stage: Stage; label: string }[] = [
-  { stage: 'engine', label: 'Compute backend' },
-  { stage: 'model', label: 'Model' },
-  { stage: 'tokenizer', label: 'Tokenizer' },
-  { stage: 'corpus', label: 'Training texts' },
-  { stage: 'index', label: 'Indexing training texts' },
-  { stage: 'fit', label: 'Preparing the index' },
-  { stage: 'generate', label: 'Generating' },
-  { stage: 'query', label: 'Attributing' },
-];
+export { InputError, type ErrorDetail, type ErrorKind } from './errors.ts';
+export { formatDuration, type ProgressDetail, type Stage } from './status.ts';
+export type { ExplorerResult, ExplorerResultItem } from './session.ts';
 
 const ATTRS = [
   'model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'top-k', 'mode', 'subset', 'backend', 'ep',
@@ -86,52 +35,6 @@ const ATTRS = [
 ] as const;
 /** attributes whose change after start re-initialises the component */
 const RESTART = new Set(['model-url', 'tokenizer-url', 'corpus-url', 'heldout-url', 'index-url', 'db-name', 'subset', 'backend', 'ep', 'k-in', 'k-out', 'damping']);
-
-/** Index progress hub: one acquisition per index key, every instance waiting on it sees its progress. */
-/** memory for decoded index chunks kept between attributions (LograIndex.cacheBytes) */
-const EXPLORER_CACHE_BYTES = 256 * 2 ** 20;
-
-const hubs = new Map<string, Set<(p: IndexProgress) => void>>();
-const lastProgress = new Map<string, IndexProgress>();
-
-function errorKind(e: unknown): ErrorKind {
-  const name = (e as Error)?.name ?? '';
-  if (name === 'StoreQuotaError' || name === 'QuotaExceededError') return 'quota';
-  if (e instanceof StoreError || name === 'ChunkError') return 'storage'; // mismatch, locked, damaged, read-only, ...
-  if (name === 'GpuUnavailableError' || name === 'GpuDeviceLostError') return 'webgpu';
-  if (name === 'LoadError' || name === 'TokenizerFormatError' || name === 'OnnxDecodeError') return 'load';
-  if (name === 'AbortError') return 'aborted';
-  if (name === 'InputError') return 'input';
-  return 'error';
-}
-
-function errorMessage(kind: ErrorKind, e: unknown): string {
-  const raw = (e as Error)?.message ?? String(e);
-  switch (kind) {
-    case 'quota':
-      return `Storage full: the browser refused to save the attribution index (storage quota exceeded). What was saved before stays readable. Free some disk space or allow this site more storage, then reload to continue.`;
-    case 'storage':
-      return `Storage error: the attribution index in this browser could not be read or written. Clearing this site's data and reloading rebuilds it. (${raw})`;
-    case 'webgpu':
-      return `WebGPU failed: ${raw}. Set backend="cpu" to use the CPU backend.`;
-    case 'load':
-      return `Could not load a file: ${raw}`;
-    case 'input':
-      return raw;
-    case 'aborted':
-      return 'Stopped.';
-    default:
-      return `Something went wrong: ${raw}`;
-  }
-}
-
-/** "about 40 s", "3 min" */
-export function formatDuration(sec: number): string {
-  if (sec < 1) return '1 s';
-  if (sec < 90) return `${Math.round(sec)} s`;
-  if (sec < 90 * 60) return `${Math.round(sec / 60)} min`;
-  return `${(sec / 3600).toFixed(1)} h`;
-}
 
 function intAttr(v: string | null, def: number, min = 0): number {
   const n = v === null || v.trim() === '' ? NaN : Number(v);
@@ -163,12 +66,6 @@ export class InfluenceExplorer extends Base {
     backendBanner: HTMLElement;
     errorBanner: HTMLElement;
     noteBanner: HTMLElement;
-    steps: Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>;
-    statusLine: HTMLElement;
-    statusLabel: HTMLElement;
-    statusBar: HTMLProgressElement;
-    statusText: HTMLElement;
-    statusEta: HTMLElement;
     prompt: HTMLTextAreaElement;
     strategy: HTMLSelectElement;
     temperature: HTMLInputElement;
@@ -177,40 +74,27 @@ export class InfluenceExplorer extends Base {
     stop: HTMLButtonElement;
     attribute: HTMLButtonElement;
     attributeReason: HTMLElement;
-    output: HTMLElement;
-    outPrompt: HTMLElement;
-    outCompletion: HTMLElement;
     meta: HTMLElement;
-    modes: HTMLInputElement[];
-    resultsBox: HTMLElement;
-    staleNote: HTMLElement;
-    results: HTMLOListElement;
-    resultsMeta: HTMLElement;
-    detail: HTMLElement;
   };
+  /** the status line and the steps below it */
+  private readonly status = new StatusView({
+    failed: () => this.dataset.state === 'error',
+    onProgress: (d) => this.emit<ProgressDetail>('progress', d),
+  });
+  /** the output box, the results and their detail */
+  private readonly view = new ResultsView((m) => (this.mode = m));
 
   private started = false;
   private generation = 0;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
-  private se?: SharedEngine;
   private sm?: SharedModel;
   private tok?: ByteBPETokenizer;
-  private rows: CorpusRow[] = [];
   private rowsById = new Map<string, CorpusRow>();
   private index?: LograIndex;
   private last?: Generated;
-  private lastQuery?: { ids: number[]; promptTokens: number; text: string; truncated: boolean; targetMask?: number[]; key: string };
-  private lastResult?: ExplorerResult;
-  /** what the shown results were computed for (see queryKey) */
-  private resultKey?: string;
-  private selected = 0;
+  private lastQuery?: AttributionQuery;
   private busy = false;
   private abort?: AbortController;
-  /** per stage: running or finished, when it started counting (for the ETA), its latest message */
-  private stepInfo = new Map<Stage, { state: 'running' | 'done' | 'stopped'; message: string; done: number; total: number; t0?: number; d0?: number; eta?: number; seq: number }>();
-  private stepSeq = 0;
-  /** the status line's text while nothing runs */
-  private idleSummary = '';
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
   /** resolves when the model and the index are ready (rejects on an initialisation error) */
@@ -223,24 +107,6 @@ export class InfluenceExplorer extends Base {
     adoptStyles(this.root);
     const mac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform ?? '');
     const mod = mac ? '⌘' : 'Ctrl';
-    // progress: one status line (the running step, its bar and ETA; a summary when idle), every step's last message
-    // in a collapsed list below it
-    const steps = new Map<Stage, { row: HTMLElement; bar: HTMLProgressElement; detail: HTMLElement }>();
-    const stepList = h('div', { class: 'steps-grid' });
-    for (const s of STAGES) {
-      const bar = h('progress', { 'data-stage': s.stage, 'aria-label': s.label });
-      const detail = h('span', { class: 'detail' });
-      const row = h('div', { class: 'step', 'data-stage': s.stage, hidden: true }, h('label', {}, s.label), bar, detail);
-      steps.set(s.stage, { row, bar, detail });
-      stepList.append(row);
-    }
-    const statusLabel = h('span', { class: 'status-label' });
-    const statusBar = h('progress', { class: 'status-bar', 'aria-label': 'progress of the current step', hidden: true });
-    const statusText = h('span', { class: 'status-text' });
-    const statusEta = h('span', { class: 'eta' });
-    const statusLine = h('div', { class: 'status-line', role: 'status' }, statusLabel, ' ', statusBar, ' ', statusText, ' ', statusEta);
-    const status = h('section', { class: 'status', part: 'status', 'aria-label': 'progress' },
-      statusLine, h('details', { class: 'steps' }, h('summary', {}, 'all steps'), stepList));
     const prompt = h('textarea', { part: 'prompt', class: 'prompt', 'aria-label': 'prompt', placeholder: 'Type a prompt, e.g. "And God said"', spellcheck: false });
     const strategy = h('select', { class: 'strategy', 'aria-label': 'decoding' }, h('option', { value: 'greedy' }, 'greedy'), h('option', { value: 'sample' }, 'sampled'));
     const temperature = h('input', { type: 'number', class: 'temperature', min: '0.05', max: '5', step: '0.05', value: '0.8', 'aria-label': 'temperature' });
@@ -250,22 +116,10 @@ export class InfluenceExplorer extends Base {
     const attributeReason = h('span', { class: 'reason', id: 'attribute-reason', 'aria-live': 'polite' });
     const attribute = h('button', { type: 'button', class: 'attribute', part: 'button attribute', disabled: true, 'aria-keyshortcuts': mac ? 'Meta+Shift+Enter' : 'Control+Shift+Enter', 'aria-describedby': 'attribute-reason' }, 'Attribute');
     const kbd = (...keys: string[]) => h('span', { class: 'kbd' }, ...keys.flatMap((k, i) => [i ? '+' : '', h('kbd', {}, k)]));
-    const modes = (['dot', 'cosine'] as const).map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === 'dot' }));
-    const outPrompt = h('span', { class: 'prompt-echo' });
-    const outCompletion = h('span', { class: 'completion', part: 'completion' });
-    const output = h('div', { class: 'output', part: 'output', 'aria-live': 'polite' }, outPrompt, outCompletion);
-    const results = h('ol', { class: 'results', part: 'results', role: 'listbox', 'aria-label': 'most influential training texts' });
-    const staleNote = h('div', { class: 'stale-note', role: 'status', hidden: true });
     this.els = {
       backendBanner: h('div', { class: 'banner backend', part: 'backend-banner', role: 'status', hidden: true }),
       errorBanner: h('div', { class: 'banner error', part: 'error', role: 'alert', hidden: true }),
       noteBanner: h('div', { class: 'banner note', role: 'status', hidden: true }),
-      steps,
-      statusLine,
-      statusLabel,
-      statusBar,
-      statusText,
-      statusEta,
       prompt,
       strategy,
       temperature,
@@ -274,20 +128,8 @@ export class InfluenceExplorer extends Base {
       stop,
       attribute,
       attributeReason,
-      output,
-      outPrompt,
-      outCompletion,
       meta: h('div', { class: 'meta gen-meta' }),
-      modes,
-      resultsBox: h('section', { class: 'results-box', 'aria-label': 'results' }),
-      staleNote,
-      results,
-      resultsMeta: h('span', { class: 'meta results-meta' }),
-      detail: h('section', { class: 'detail', part: 'detail', hidden: true }),
     };
-    const modeBox = h('span', { class: 'modes', role: 'radiogroup', 'aria-label': 'score mode' },
-      h('label', { title: 'influence: how much training on the text raised the probability of your text' }, modes[0], ' influence (dot)'), ' ',
-      h('label', { title: 'influence divided by both texts\' self-influence: favours texts that push in the same direction, not just strongly' }, modes[1], ' similarity (cosine)'));
     const howto = h('details', { class: 'howto', part: 'howto' },
       h('summary', {}, 'How to read this'),
       h('ul', {},
@@ -298,37 +140,26 @@ export class InfluenceExplorer extends Base {
         h('li', {}, 'Keys: ', kbd(mod, 'Enter'), ' generates, ', kbd(mod, 'Shift', 'Enter'), ' attributes (in the prompt box); ', kbd('↑'), ' ', kbd('↓'), ' ', kbd('Home'), ' ', kbd('End'), ' move through the results.'),
       ),
     );
-    this.els.resultsBox.append(
-      h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox),
-      h('div', { class: 'score-scale meta' }, 'Scores: share of the positive influence of the texts shown (hover for the raw score).'),
-      this.els.resultsMeta,
-      staleNote,
-      results,
-      this.els.detail,
-    );
     this.root.append(
       this.els.backendBanner,
       this.els.errorBanner,
       this.els.noteBanner,
-      status,
+      this.status.el,
       prompt,
       h('div', { class: 'controls' },
         h('label', {}, 'decoding ', strategy), h('label', {}, 'temperature ', temperature), h('label', {}, 'new tokens ', maxNew),
         h('span', { class: 'action' }, generate, kbd(mod, 'Enter')), stop,
         h('span', { class: 'action' }, attribute, kbd(mod, 'Shift', 'Enter')), attributeReason),
-      output,
+      this.view.output,
       this.els.meta,
       howto,
-      this.els.resultsBox,
+      this.view.box,
     );
     generate.addEventListener('click', () => void this.generate().catch(() => {}));
     attribute.addEventListener('click', () => this.attributeFromUi());
     stop.addEventListener('click', () => this.abort?.abort());
     strategy.addEventListener('change', () => (temperature.disabled = strategy.value !== 'sample'));
     temperature.disabled = true;
-    for (const r of modes) r.addEventListener('change', () => {
-      if (r.checked) this.mode = r.value as ScoreMode;
-    });
     prompt.addEventListener('input', () => this.promptChanged());
     prompt.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey)) return;
@@ -337,7 +168,6 @@ export class InfluenceExplorer extends Base {
         if (!this.els.attribute.disabled) this.attributeFromUi();
       } else if (!this.els.generate.disabled) void this.generate().catch(() => {});
     });
-    results.addEventListener('keydown', (e) => this.onResultsKey(e));
   }
   // ---- attributes as properties
   private str(name: string, def: string): string {
@@ -380,14 +210,14 @@ export class InfluenceExplorer extends Base {
     this.promptChanged();
   }
   /** the latest attribution */
-  get result(): ExplorerResult | undefined { return this.lastResult; }
+  get result(): ExplorerResult | undefined { return this.view.result; }
   /** the index's source once ready */
   get indexSource(): IndexSource | undefined { return (this.dataset.indexSource as IndexSource) || undefined; }
 
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (old === value) return;
     if (name === 'mode') {
-      for (const r of this.els.modes) r.checked = r.value === this.mode;
+      this.view.setMode(this.mode);
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
     } else if (name === 'top-k') {
       if (this.lastQuery && this.index && !this.busy) void this.runQuery().catch(() => {});
@@ -425,86 +255,6 @@ export class InfluenceExplorer extends Base {
     this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
   }
 
-  private progress(stage: Stage, done: number, total: number, message: string): void {
-    const s = this.els.steps.get(stage)!;
-    s.row.hidden = false;
-    const finished = total > 0 && done >= total;
-    s.row.dataset.state = finished ? 'done' : 'running';
-    if (total > 0) {
-      s.bar.max = total;
-      s.bar.value = Math.min(done, total);
-    } else s.bar.removeAttribute('value'); // indeterminate
-    s.detail.textContent = message;
-    // the ETA: from the rate since this count started (a step restarts counting when its total changes or it goes back)
-    const now = performance.now();
-    const prev = this.stepInfo.get(stage);
-    const info = prev && prev.state === 'running' && prev.total === total && done >= prev.done ? prev : { state: 'running' as const, message, done, total, t0: total > 0 ? now : undefined, d0: done, seq: 0 };
-    info.state = finished ? 'done' : 'running';
-    info.message = message;
-    info.done = done;
-    info.total = total;
-    info.seq = ++this.stepSeq;
-    info.eta = undefined;
-    if (!finished && total > 0 && info.t0 !== undefined && info.d0 !== undefined && done > info.d0) {
-      info.eta = ((now - info.t0) / (done - info.d0)) * (total - done) / 1000;
-    }
-    this.stepInfo.set(stage, info);
-    this.renderStatus();
-    this.emit<ProgressDetail>('progress', { stage, done, total, message, ...(info.eta !== undefined ? { etaSeconds: +info.eta.toFixed(1) } : {}) });
-  }
-
-  private finish(stage: Stage, message: string): void {
-    this.progress(stage, 1, 1, message);
-  }
-
-  /** One line: the most recently updated running step (its bar, message, ETA), else the idle summary. */
-  private renderStatus(): void {
-    const running = [...this.stepInfo].filter(([, i]) => i.state === 'running').sort((a, b) => b[1].seq - a[1].seq);
-    const { statusLine, statusLabel, statusBar, statusText, statusEta } = this.els;
-    if (running.length) {
-      const [stage, i] = running[0];
-      statusLine.dataset.state = 'running';
-      statusLine.dataset.stage = stage;
-      statusLabel.textContent = `${STAGES.find((s) => s.stage === stage)!.label}${running.length > 1 ? ` (+${running.length - 1} more)` : ''}:`;
-      statusBar.hidden = false;
-      if (i.total > 0) {
-        statusBar.max = i.total;
-        statusBar.value = Math.min(i.done, i.total);
-      } else statusBar.removeAttribute('value');
-      statusText.textContent = i.message;
-      statusEta.textContent = i.eta !== undefined ? `about ${formatDuration(i.eta)} left` : '';
-    } else {
-      const last = [...this.stepInfo].filter(([, i]) => i.state === 'done').sort((a, b) => b[1].seq - a[1].seq)[0];
-      statusLine.dataset.state = this.dataset.state === 'error' ? 'error' : 'idle';
-      delete statusLine.dataset.stage;
-      statusBar.hidden = true;
-      statusEta.textContent = '';
-      if (this.dataset.state === 'error') {
-        statusLabel.textContent = 'Stopped:';
-        statusText.textContent = 'see the message above.';
-      } else if (this.idleSummary) {
-        statusLabel.textContent = '✓';
-        statusText.textContent = this.idleSummary;
-      } else {
-        statusLabel.textContent = last ? `${STAGES.find((s) => s.stage === last[0])!.label}:` : '';
-        statusText.textContent = last ? last[1].message : '';
-      }
-    }
-  }
-
-  /** Steps left running by a failure (or a restart) stop counting: none of them shows as running any more. */
-  private stopSteps(stages?: Stage[]): void {
-    for (const [stage, i] of this.stepInfo) {
-      if (i.state !== 'running' || (stages && !stages.includes(stage))) continue;
-      i.state = 'stopped';
-      const s = this.els.steps.get(stage)!;
-      s.row.dataset.state = 'stopped';
-      s.bar.max = 1;
-      s.bar.value = 0;
-    }
-    this.renderStatus();
-  }
-
   private showError(stage: ErrorDetail['stage'], e: unknown): ErrorDetail {
     const kind = errorKind(e);
     const message = errorMessage(kind, e);
@@ -516,7 +266,7 @@ export class InfluenceExplorer extends Base {
       if (kind !== 'input') console.error(e);
     }
     // an initialisation failure stops every step still loading; a generation or query failure only its own
-    if (kind !== 'aborted') this.stopSteps(stage === 'generate' || stage === 'query' ? [stage] : undefined);
+    if (kind !== 'aborted') this.status.stop(stage === 'generate' || stage === 'query' ? [stage] : undefined);
     const d: ErrorDetail = { stage, kind, message, error: e };
     this.emit<ErrorDetail>('error', d);
     return d;
@@ -561,46 +311,13 @@ export class InfluenceExplorer extends Base {
 
   /** Marks the shown results out of date when the prompt or completion differs from what they were computed for. */
   private updateStale(): void {
-    const res = this.lastResult;
-    const stale = !!res && this.resultKey !== this.queryKey();
-    const was = this.hasAttribute('data-stale');
-    this.toggleAttribute('data-stale', stale);
-    this.els.resultsBox.toggleAttribute('data-stale', stale);
-    this.els.staleNote.hidden = !stale;
-    if (stale) {
-      const shown = res!.query.text.length > 60 ? `${res!.query.text.slice(0, 57)}…` : res!.query.text;
-      this.els.staleNote.textContent = `Out of date: these results are for “${shown}”. Press Attribute to update them.`;
-    }
-    if (stale !== was && res) this.renderOutput();
+    this.toggleAttribute('data-stale', this.view.markStale(this.queryKey()));
   }
 
   private attributeFromUi(): void {
     void this.attribute()
-      .then(() => this.focusResults())
+      .then(() => this.view.focus())
       .catch(() => {});
-  }
-
-  /** Moves keyboard focus to the selected result (after an attribution the user started). */
-  private focusResults(): void {
-    const li = this.els.results.children[this.selected] as HTMLElement | undefined;
-    li?.focus();
-  }
-
-  /** The listbox keys (WAI-ARIA listbox, roving tabindex; selection follows focus). */
-  private onResultsKey(e: KeyboardEvent): void {
-    const n = this.els.results.children.length;
-    if (!n) return;
-    let i = this.selected;
-    if (e.key === 'ArrowDown') i = Math.min(n - 1, i + 1);
-    else if (e.key === 'ArrowUp') i = Math.max(0, i - 1);
-    else if (e.key === 'Home') i = 0;
-    else if (e.key === 'End') i = n - 1;
-    else if (e.key === 'Enter' || e.key === ' ') {
-      const li = (e.target as HTMLElement).closest?.('li.result') as HTMLElement | null;
-      if (li) i = [...this.els.results.children].indexOf(li);
-    } else return;
-    e.preventDefault();
-    this.select(i, true);
   }
 
   // ---- initialisation
@@ -613,171 +330,64 @@ export class InfluenceExplorer extends Base {
       this.index = undefined;
       this.sm = undefined;
       this.lastQuery = undefined;
-      this.lastResult = undefined;
-      this.resultKey = undefined;
-      this.els.results.replaceChildren();
-      this.els.resultsMeta.textContent = '';
-      this.els.detail.hidden = true;
+      this.view.clear();
       this.updateStale();
-      this.stopSteps();
+      this.status.stop();
     }
-    this.idleSummary = '';
+    this.status.idleSummary = '';
     this.dataset.state = 'loading';
     delete this.dataset.indexSource;
     delete this.dataset.resumed;
     this.els.errorBanner.hidden = true;
     this.els.noteBanner.hidden = true;
     this.setBusy(false);
-    let stage: ErrorDetail['stage'] = 'engine';
+    const loader = new SessionLoader(this, {
+      current: () => !stale(),
+      progress: (stage, done, total, message) => this.status.progress(stage, done, total, message),
+      finish: (stage, message) => this.status.finish(stage, message),
+      engine: (se) => {
+        this.dataset.backend = se.kind;
+        const b = this.els.backendBanner;
+        if (se.kind === 'cpu') {
+          b.hidden = false;
+          b.dataset.reason = se.fallbackReason ? 'no-webgpu' : 'requested';
+          b.textContent = se.fallbackReason
+            ? `WebGPU is not available: ${se.fallbackReason}. Running on the CPU backend (WebAssembly) instead — everything works, only slower.`
+            : 'Running on the CPU backend (WebAssembly), as requested (backend="cpu").';
+        } else b.hidden = true;
+      },
+      model: (sm, tok) => {
+        this.tok = tok;
+        this.sm = sm;
+        this.dataset.state = 'indexing';
+        this.setBusy(false);
+      },
+      indexed: (index, source) => {
+        this.index = index;
+        this.dataset.indexSource = source;
+      },
+      resumed: (rows) => (this.dataset.resumed = String(rows)),
+      note: (m) => this.note(m),
+    });
     try {
-      // engine (one per page and backend choice)
-      this.progress('engine', 0, 0, 'starting…');
-      const choice = this.backend, ep = this.ep;
-      const se = await sharedEngine(choice, ep);
-      if (stale()) return;
-      this.se = se;
-      this.dataset.backend = se.kind;
-      this.finish('engine', se.description);
-      const b = this.els.backendBanner;
-      if (se.kind === 'cpu') {
-        b.hidden = false;
-        b.dataset.reason = se.fallbackReason ? 'no-webgpu' : 'requested';
-        b.textContent = se.fallbackReason
-          ? `WebGPU is not available: ${se.fallbackReason}. Running on the CPU backend (WebAssembly) instead — everything works, only slower.`
-          : 'Running on the CPU backend (WebAssembly), as requested (backend="cpu").';
-      } else b.hidden = true;
-
-      // model, tokenizer, corpus in parallel
-      const engineKey = `${choice}|${ep}`;
-      stage = 'model';
-      const modelUrl = this.modelUrl;
-      const modelP = sharedModel(
-        se,
-        engineKey,
-        modelUrl,
-        (done, total) => !stale() && this.progress('model', done, total ?? 0, `downloading ${(done / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`),
-        () => !stale() && this.progress('model', 0, 0, 'preparing the model for attribution…'),
-      );
-      this.progress('model', 0, 0, 'loading…');
-      this.progress('tokenizer', 0, 0, 'loading…');
-      const tokP = sharedTokenizer(this.tokenizerUrl);
-      this.progress('corpus', 0, 0, 'loading…');
-      const corpusP = this.loadRows((d, t) => !stale() && this.progress('corpus', d, t ?? 0, `downloading ${(d / 2 ** 20).toFixed(1)} MB`));
-      const [tok, sm] = await Promise.all([
-        tokP.then((t) => {
-          if (!stale()) this.finish('tokenizer', `${t.vocabSize} tokens`);
-          return t;
-        }),
-        modelP.then((m) => {
-          if (!stale()) this.finish('model', `${m.model.layers.length} layers tapped, context ${m.contextLength} tokens`);
-          return m;
-        }),
-      ]);
-      if (stale()) return;
-      this.tok = tok;
-      this.sm = sm;
-      this.dataset.state = 'indexing';
-      this.setBusy(false);
-      stage = 'corpus';
-      const rows = await corpusP;
-      if (stale()) return;
-      this.rows = rows;
-      this.rowsById = new Map(rows.map((r) => [r.id, r]));
-      this.finish('corpus', `${rows.length} training texts${this.subset ? ` (first ${this.subset})` : ''}, each truncated to ${sm.contextLength} tokens`);
-      if (!rows.length) throw new LoadError(`${this.corpusUrl} holds no training texts`);
-
-      // the index (one acquisition per page and index)
-      stage = 'index';
-      const key = `${engineKey}|${modelUrl}|${this.dbName}`;
-      const listener = (p: IndexProgress) => !stale() && this.onIndexProgress(p);
-      let hub = hubs.get(key);
-      if (!hub) hubs.set(key, (hub = new Set()));
-      hub.add(listener);
-      const seen = lastProgress.get(key);
-      if (seen) listener(seen);
-      this.progress('index', 0, 0, 'opening…');
-      let acquired;
-      try {
-        const ctx = sm.contextLength;
-        acquired = await once(key, () =>
-          acquireIndex({
-            engine: se.engine,
-            model: sm.model,
-            dbName: this.dbName,
-            ids: rows.map((r) => r.id),
-            examples: async () => {
-              const eot = tok.endOfTextId;
-              return rows.map((r) => ({ id: r.id, input_ids: formatExample(tok.encode(r.text), { eot, maxLen: ctx }) }));
-            },
-            indexUrl: this.indexUrl ?? undefined,
-            kIn: this.kIn,
-            kOut: this.kOut,
-            damping: this.damping,
-            onProgress: (p) => {
-              lastProgress.set(key, p);
-              for (const l of hubs.get(key) ?? []) l(p);
-            },
-            onNote: (m) => !stale() && this.note(m),
-          }),
-        );
-      } finally {
-        hub.delete(listener);
-      }
-      if (stale()) return;
-      this.index = acquired.index;
-      // repeated attributions read the decoded gradients from memory instead of IndexedDB (128 MB for the demo's
-      // 29,563 texts at k 8x8; larger indexes keep what fits and read the rest)
-      this.index.cacheBytes = EXPLORER_CACHE_BYTES;
-      this.dataset.indexSource = acquired.source;
-      const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
-      const resumed = this.dataset.resumed && acquired.source === 'built' ? ` (resumed: ${this.dataset.resumed} were already stored)` : '';
-      this.finish('index', `${acquired.index.size} texts, ${how}${resumed}`);
-      if (acquired.source === 'indexeddb') this.finish('fit', 'stored with the index');
-      this.idleSummary = `Ready: ${acquired.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[acquired.source]}${se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
+      const s = await loader.load();
+      if (!s) return;
+      this.rowsById = s.rowsById;
+      this.status.idleSummary = `Ready: ${s.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[s.source]}${s.se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
-      this.renderStatus();
+      this.status.render();
       this.setBusy(false);
       this.readyResolve();
-      this.emit('ready', { backend: se.kind, indexSource: acquired.source, examples: acquired.index.size });
+      this.emit('ready', { backend: s.se.kind, indexSource: s.source, examples: s.index.size });
     } catch (e) {
       if (stale()) return;
       this.dataset.state = 'error';
-      this.idleSummary = '';
-      if (stage === 'index') forget(`${this.backend}|${this.ep}|${this.modelUrl}|${this.dbName}`);
-      const d = this.showError(stage, e);
+      this.status.idleSummary = '';
+      if (loader.stage === 'index') forget(indexKey(this));
+      const d = this.showError(loader.stage, e);
       this.readyReject(d.error);
       this.setBusy(false);
     }
-  }
-
-  private onIndexProgress(p: IndexProgress): void {
-    if (p.stage === 'import') this.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
-    else if (p.stage === 'log') {
-      if (p.skipped) this.dataset.resumed = String(p.skipped);
-      const resumed = p.skipped ? ` (resumed: ${p.skipped} already stored)` : '';
-      this.progress('index', p.done, p.total, `${p.done} / ${p.total} training texts${resumed}`);
-    } else {
-      if (p.done === 0) this.finish('index', 'training texts indexed');
-      this.progress('fit', p.done, p.total, `${p.done} / ${p.total} layers`);
-    }
-  }
-
-  /** The training rows: corpus minus held-out ids, first `subset`. */
-  private async loadRows(onBytes: (d: number, t: number | undefined) => void): Promise<CorpusRow[]> {
-    const url = this.corpusUrl;
-    const [text, heldout] = await Promise.all([
-      fetchText(url, 'corpus', onBytes),
-      (async () => {
-        const u = this.heldoutUrl;
-        if (!u) return new Set<string>();
-        const r = await fetch(u);
-        if (!r.ok) throw new LoadError(`could not fetch the held-out list at ${u}: HTTP ${r.status}`);
-        return parseHeldOut(await r.json(), u);
-      })(),
-    ]);
-    let rows = parseCorpus(text, url).filter((r) => !heldout.has(r.id));
-    if (this.subset > 0) rows = rows.slice(0, this.subset);
-    return rows;
   }
 
   // ---- generation
@@ -792,8 +402,7 @@ export class InfluenceExplorer extends Base {
     const g: Generated = { prompt, promptIds, completion: [], eot: false };
     this.last = g;
     this.els.errorBanner.hidden = true;
-    this.els.outPrompt.textContent = prompt;
-    this.els.outCompletion.textContent = '';
+    this.view.echo(prompt);
     this.updateStale();
     const max = intAttr(this.els.maxNew.value, 24);
     const sample = this.els.strategy.value === 'sample';
@@ -801,7 +410,7 @@ export class InfluenceExplorer extends Base {
     const seedAttr = this.getAttribute('seed');
     this.abort = new AbortController();
     this.setBusy(true);
-    this.progress('generate', 0, max, 'starting…');
+    this.status.progress('generate', 0, max, 'starting…');
     const t0 = performance.now();
     try {
       const r = await sm.lm.generate([eot, ...promptIds], {
@@ -813,23 +422,23 @@ export class InfluenceExplorer extends Base {
         signal: this.abort.signal,
         onToken: async (id, i) => {
           g.completion.push(id);
-          this.els.outCompletion.textContent = tok.decode(g.completion);
+          this.view.setCompletion(tok.decode(g.completion));
           if (i === 0) this.updateStale();
-          this.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
+          this.status.progress('generate', i + 1, max, `${i + 1} / ${max} tokens`);
           // let the page paint between tokens
           await new Promise((res) => setTimeout(res, 0));
         },
       });
       g.eot = r.stopReason === 'eot';
       const secs = (performance.now() - t0) / 1000;
-      this.idleSummary = `Generated ${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}. Attribute finds the training texts behind them.`;
-      this.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
+      this.status.idleSummary = `Generated ${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}. Attribute finds the training texts behind them.`;
+      this.status.finish('generate', `${g.completion.length} tokens in ${secs.toFixed(1)} s${g.eot ? ' (end of text)' : ''}`);
       this.updateStale();
       this.els.meta.textContent = `${sample ? `sampled, temperature ${temperature}, seed ${r.seed}` : 'greedy'}; ${g.completion.length} new tokens${g.eot ? ', stopped at end of text' : ''}`;
       return tok.decode(g.completion);
     } catch (e) {
       const d = this.showError('generate', e);
-      if (d.kind === 'aborted') this.finish('generate', `stopped after ${g.completion.length} tokens`);
+      if (d.kind === 'aborted') this.status.finish('generate', `stopped after ${g.completion.length} tokens`);
       this.updateStale();
       throw e;
     } finally {
@@ -865,8 +474,7 @@ export class InfluenceExplorer extends Base {
     if (fresh) {
       // the prompt changed since the last generation (or none ran): the prompt alone is attributed
       this.last = undefined;
-      this.els.outPrompt.textContent = prompt;
-      this.els.outCompletion.textContent = '';
+      this.view.echo(prompt);
       this.els.meta.textContent = 'no completion: attributing the prompt alone';
     }
     let ids = [eot, ...g.promptIds, ...g.completion, ...(g.eot ? [eot] : [])];
@@ -890,48 +498,21 @@ export class InfluenceExplorer extends Base {
     const mode = this.mode;
     this.setBusy(true);
     this.els.errorBanner.hidden = true;
-    this.progress('query', 0, 0, 'computing the gradient of your text…');
+    this.status.progress('query', 0, 0, 'computing the gradient of your text…');
     const t0 = performance.now();
     try {
-      const r: QueryResult = await index.query([{ id: 'query', input_ids: q.ids, ...(q.targetMask ? { target_mask: q.targetMask } : {}) }], {
+      const res = await attributeQuery(index, tok, this.rowsById, q, {
         topK: this.topK,
         mode,
-        perLayer: true,
-        perToken: true,
-        scores: false,
-        onProgress: (e) => this.progress('query', e.done, e.total, `comparing with the training texts: ${Math.floor((100 * e.done) / Math.max(1, e.total))} %`),
+        onProgress: (done, total) => this.status.progress('query', done, total, `comparing with the training texts: ${Math.floor((100 * done) / Math.max(1, total))} %`),
       });
       const secs = (performance.now() - t0) / 1000;
-      this.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${r.top[0].length} most influential of ${index.size} training texts are below.`;
-      this.finish('query', `${r.top[0].length} results in ${secs.toFixed(2)} s`);
-      const tokens = q.ids.map((id, i) => (i === 0 ? '' : id === tok.endOfTextId ? '⟨end⟩' : tok.decode([id])));
-      const res: ExplorerResult = {
-        mode,
-        query: { text: q.text, promptTokens: q.promptTokens, tokens, ids: q.ids, truncated: q.truncated },
-        layerNames: r.layerNames,
-        loss: r.losses[0],
-        items: r.top[0].map((t: TopItem, i) => {
-          const row = this.rowsById.get(t.id);
-          // tokens[t] is position t's share (where token t + 1 is predicted): shown on the predicted token
-          const per = t.tokens ?? [];
-          return {
-            rank: i + 1,
-            id: t.id,
-            ref: row?.ref,
-            text: row?.text ?? '(text not in the loaded corpus)',
-            score: t.score,
-            layers: t.layers ?? [],
-            tokens: q.ids.map((_, j) => (j === 0 ? undefined : per[j - 1])),
-          };
-        }),
-      };
-      const hadFocus = this.els.results.contains(this.root.activeElement);
-      this.lastResult = res;
-      this.resultKey = q.key;
-      this.selected = 0;
-      this.renderResults();
+      this.status.idleSummary = `Attributed in ${secs.toFixed(1)} s: the ${res.items.length} most influential of ${index.size} training texts are below.`;
+      this.status.finish('query', `${res.items.length} results in ${secs.toFixed(2)} s`);
+      const hadFocus = this.view.hasFocus();
+      this.view.show(res, q.key, this.index?.size ?? 0);
       this.updateStale();
-      if (hadFocus) this.focusResults();
+      if (hadFocus) this.view.focus();
       this.emit<ExplorerResult>('result', res);
       return res;
     } catch (e) {
@@ -940,102 +521,6 @@ export class InfluenceExplorer extends Base {
     } finally {
       this.setBusy(false);
     }
-  }
-
-  /** Which query tokens item `it` supports: counted on the completion when there is one, else on the whole prompt. */
-  private supported(res: ExplorerResult, it: ExplorerResultItem): boolean[] {
-    const from = res.query.ids.length > res.query.promptTokens ? res.query.promptTokens : 1;
-    return supportedTokens(it.tokens, from);
-  }
-
-  private renderResults(): void {
-    const res = this.lastResult!;
-    const size = this.index?.size ?? 0;
-    this.els.resultsMeta.textContent = `${res.mode === 'dot' ? 'influence (dot)' : `similarity (${res.mode})`} over ${size} training texts; the model's loss on your text ${formatScore(res.loss)} nats${res.query.truncated ? `; your text was cut to the model's ${res.query.ids.length}-token context` : ''}`;
-    const share = shares(res.items.map((it) => it.score));
-    const items = res.items.map((it, i) => {
-      const words = supportedWords(res.query.tokens, this.supported(res, it));
-      const pct = formatShare(share[i]);
-      const raw = `raw ${res.mode} score: ${formatScore(it.score)}`;
-      const bar = h('span', { class: 'share-bar', 'aria-hidden': 'true' }, h('span', {}));
-      (bar.firstChild as HTMLElement).style.width = `${((share[i] ?? 0) * 100).toFixed(1)}%`;
-      const li = h('li', { class: 'result', role: 'option', id: `result-${i}`, 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: i === this.selected ? 0 : -1 },
-        h('span', { class: 'rank' }, `${it.rank}.`),
-        h('span', { class: 'ref' }, it.ref ? `${it.ref} · ${it.id}` : it.id),
-        h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive influence of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
-        bar,
-        h('span', { class: 'text' }, ...markWords(it.text, words)),
-      );
-      li.addEventListener('click', () => this.select(i, true));
-      return li;
-    });
-    this.els.results.replaceChildren(...items);
-    this.renderDetail();
-    this.renderOutput();
-  }
-
-  /** Selects result i (and focuses it when the user moved there). */
-  private select(i: number, focus: boolean): void {
-    const lis = [...this.els.results.children] as HTMLElement[];
-    if (!lis[i]) return;
-    this.selected = i;
-    lis.forEach((li, k) => {
-      li.setAttribute('aria-selected', k === i ? 'true' : 'false');
-      li.tabIndex = k === i ? 0 : -1;
-    });
-    if (focus) lis[i].focus();
-    this.renderDetail();
-    this.renderOutput();
-  }
-
-  /**
-   * The prompt and completion in the output box; with current results, the tokens the selected training text
-   * supports are marked (OLMoTrace-style spans). Plain text when the results are out of date or the tokens do not
-   * spell the text (a character split across tokens).
-   */
-  private renderOutput(): void {
-    const res = this.lastResult;
-    if (!res || this.hasAttribute('data-stale') || !res.items.length) {
-      for (const el of [this.els.outPrompt, this.els.outCompletion]) if (el.querySelector('mark')) el.textContent = el.textContent;
-      return;
-    }
-    const it = res.items[this.selected];
-    const sup = this.supported(res, it);
-    const toks = res.query.tokens;
-    const p = res.query.promptTokens;
-    const end = toks[toks.length - 1] === '⟨end⟩' && res.query.ids.length > p ? toks.length - 1 : toks.length;
-    const promptToks = toks.slice(1, p), complToks = toks.slice(p, end);
-    const spell = promptToks.join('') + complToks.join('');
-    if (spell !== (this.els.outPrompt.textContent ?? '') + (this.els.outCompletion.textContent ?? '')) return;
-    const title = (off: number) => (i: number) => {
-      const v = it.tokens[off + i];
-      return `“${toks[off + i]}”: ${v === undefined ? '' : formatScore(v)}`;
-    };
-    this.els.outPrompt.replaceChildren(...markTokens(promptToks, sup.slice(1, p), title(1)));
-    this.els.outCompletion.replaceChildren(...markTokens(complToks, sup.slice(p, end), title(p)));
-  }
-
-  private renderDetail(): void {
-    const res = this.lastResult;
-    const d = this.els.detail;
-    if (!res || !res.items.length) {
-      d.hidden = true;
-      return;
-    }
-    const it = res.items[this.selected];
-    const toks: HeatToken[] = res.query.tokens.slice(1).map((text, j) => ({ text, value: it.tokens[j + 1], completion: j + 1 >= res.query.promptTokens }));
-    const legend = h('div', { class: 'legend' },
-      h('span', { class: 'sw' }), ' ',
-      'Colour: how much predicting each token of your text (prompt, then the underlined completion) contributes to this training text\'s score — warm supports, cool opposes.');
-    (legend.firstChild as HTMLElement).style.background = 'rgba(220, 60, 30, 0.8)';
-    d.replaceChildren(
-      h('h4', {}, 'Token influence on your text for ', h('span', { class: 'sel-ref' }, it.ref ?? it.id)),
-      heatmap(toks),
-      legend,
-      h('h4', {}, 'Influence by layer'),
-      layerChart(res.layerNames, it.layers, res.mode === 'dot' ? 'contribution to the raw score (bars add up to it)' : `each layer's own ${res.mode}`),
-    );
-    d.hidden = false;
   }
 }
 
