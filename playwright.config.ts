@@ -10,7 +10,7 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   // per-test watchdog (a WGSL infinite loop hangs SwiftShader silently) and one for the whole run; they are safety
   // nets sized for a loaded 2-core machine (tests wait on states, never on elapsed time)
-  timeout: 90_000,
+  timeout: 240_000,
   globalTimeout: 45 * 60_000,
   expect: { timeout: 10_000 },
   // 2 cores: the tests are CPU-bound (ORT wasm threads, SwiftShader), parallel workers only fight over them

@@ -65,7 +65,7 @@ const sideways = (page: Page) => page.evaluate(() => document.documentElement.sc
 
 /** the query's attribution finished and its results are current */
 async function attributed(el: Locator): Promise<void> {
-  await expect(el.locator('.step[data-stage="query"]')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(el.locator('.step[data-stage="query"]')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   await expect(el).not.toHaveAttribute('data-busy', '');
   await expect(el).not.toHaveAttribute('data-stale', '');
   await expect(el.locator('li.result').first()).toBeVisible();
@@ -144,7 +144,7 @@ test('the explorer explains its results and keeps the flow honest (status, short
     await expect(attributeBtn).toBeEnabled();
     await expect(reason).toBeHidden();
     await prompt.press('Control+Enter');
-    await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
     await expect(el).not.toHaveAttribute('data-busy', '');
     expect(((await el.locator('.output .completion').textContent()) ?? '').length).toBeGreaterThan(0);
     await attributeBtn.click();
@@ -270,7 +270,7 @@ test('the explorer explains its results and keeps the flow honest (status, short
     await expect(page).toHaveURL(/#prompt=And\+God\+said%2C\+Let$/);
     // a new completion makes them stale too
     await el.locator('button.generate').click();
-    await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
     await expect(el).not.toHaveAttribute('data-busy', '');
     await expect(el).toHaveAttribute('data-stale', '');
     await expect(staleNote).toBeVisible();

@@ -7,7 +7,7 @@ import type { FolderE2E } from '../support/folder-e2e.ts';
 
 test('llama_folder by URL (tokenizer.json, prompt/completion, external data): log, fit, query equal the float64 references', async ({ page }) => {
   await page.goto('/test/e2e/harness.html');
-  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 90_000 });
   const res: FolderE2E = await page.evaluate(() => window.harness!.runFolderE2E(`folder-${Date.now()}`));
   for (const c of res.checks) console.log(`llama_folder [chromium] ${c.name}: ${c.err.toExponential(2)} (${c.layer})`);
   expect(res.tokenizer).toBe('tokenizer.json (BPE)');

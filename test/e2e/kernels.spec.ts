@@ -21,7 +21,7 @@ async function race<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
 test('WGSL kernels match the float64 references in Chromium', async ({ page }: { page: Page }) => {
   test.setTimeout(6 * 60_000);
   await page.goto('/test/e2e/kernels/index.html');
-  await page.waitForFunction(() => window.kernelTests !== undefined, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => window.kernelTests !== undefined, undefined, { timeout: 90_000 });
   const init = await race('init', 30_000, page.evaluate(() => window.kernelTests!.init()));
   expect(init.ok, init.error).toBe(true);
   console.log(`adapter: ${JSON.stringify(init.adapter)} shader-f16: ${init.f16}`);
@@ -40,7 +40,7 @@ for (const kind of ['cpu', 'webgpu'] as const) {
   test(`KernelBackend '${kind}' matches the float64 references in Chromium`, async ({ page }: { page: Page }) => {
     test.setTimeout(3 * 60_000);
     await page.goto('/test/e2e/kernels/index.html');
-    await page.waitForFunction(() => window.kernelTests !== undefined, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => window.kernelTests !== undefined, undefined, { timeout: 90_000 });
     console.log(`${kind}: ${await race('create backend', 60_000, page.evaluate((k) => window.kernelTests!.backendDescription(k), kind))}`);
     const names = await page.evaluate(() => window.kernelTests!.backendNames());
     const bad: string[] = [];

@@ -6,7 +6,7 @@ import type { PipelineCheck } from '../support/pipeline-check.ts';
 
 async function openHarness(page: Page): Promise<void> {
   await page.goto('/test/e2e/harness.html');
-  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 90_000 });
 }
 
 for (const backend of ['cpu', 'webgpu'] as const) {
@@ -28,7 +28,7 @@ test('IndexedDB: a page reloaded mid-logging resumes; each example stored once; 
   void page.evaluate(([d, k]) => window.harness!.idbLog(d, k).catch(() => undefined), [db, n] as const).catch(() => undefined);
   await expect.poll(() => page.evaluate((d) => window.harness!.idbCount(d), db), { timeout: 60_000, intervals: [100] }).toBeGreaterThanOrEqual(6);
   await page.reload();
-  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 90_000 });
   const before = await page.evaluate((d) => window.harness!.idbCount(d), db);
   expect(before).toBeGreaterThan(0);
   expect(before).toBeLessThan(n);

@@ -6,7 +6,7 @@ import { test, expect } from './guard.ts';
 
 async function openHarness(page: Page): Promise<void> {
   await page.goto('/test/e2e/harness.html');
-  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => window.harness !== undefined, undefined, { timeout: 90_000 });
 }
 
 test('two tabs logging into one IndexedDB index take turns: each id stored once, scores equal one run', async ({ page, context }) => {
@@ -21,7 +21,7 @@ test('two tabs logging into one IndexedDB index take turns: each id stored once,
   // both tabs start logging overlapping parts while the lock is held: both wait
   const a = page.evaluate(([d, k]) => window.harness!.idbLogPart(d, k, 0, 10), [db, n] as const);
   const b = other.evaluate(([d, k]) => window.harness!.idbLogPart(d, k, 6, 16), [db, n] as const);
-  await expect.poll(() => Promise.all([page, other].map((p) => p.evaluate((d) => window.harness!.idbWaiting(d), db))), { timeout: 60_000 }).toEqual([true, true]);
+  await expect.poll(() => Promise.all([page, other].map((p) => p.evaluate((d) => window.harness!.idbWaiting(d), db))), { timeout: 180_000 }).toEqual([true, true]);
   await page.evaluate((d) => window.harness!.idbRelease(d), db);
   const [ra, rb] = await Promise.all([a, b]);
   expect(ra.error).toBeUndefined();
