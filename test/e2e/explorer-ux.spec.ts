@@ -13,32 +13,15 @@
 //   - no horizontal scroll at 360 and 390 px;
 //   - the prompt in location.hash: written after Attribute, read on load.
 // SCREENSHOTS=1 also writes docs/screenshots/explorer-1280.png and explorer-390.png.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page, TestInfo } from '@playwright/test';
 import { test, expect } from './guard.ts';
-import { TINY_MODEL, writeTinyModel } from './explorer/make-tiny-model.ts';
+import { ensureModel, HELDOUT, MODEL, ROOT, SUBSET, trainingRows } from './explorer/setup.ts';
 
-const ROOT = new URL('../../', import.meta.url);
-const TRAINED = existsSync(new URL('public/model/model.onnx', ROOT));
-const MODEL = TRAINED ? '/model/model.onnx' : '/test/e2e/explorer/tiny/model.onnx';
-const HELDOUT = TRAINED && existsSync(new URL('public/model/heldout.json', ROOT)) ? '/model/heldout.json' : '';
-const SUBSET = 48;
 const SHOTS = fileURLToPath(new URL('docs/screenshots/', ROOT));
 
-test.beforeAll(async () => {
-  if (!TRAINED && !existsSync(TINY_MODEL)) await writeTinyModel();
-});
-
-function trainingRows(): { id: string; text: string }[] {
-  const held = new Set<string>(HELDOUT ? (JSON.parse(readFileSync(new URL('public/model/heldout.json', ROOT), 'utf8')) as { ids: string[] }).ids : []);
-  return readFileSync(new URL('public/corpus/kjv.jsonl', ROOT), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { id: string; text: string })
-    .filter((r) => !held.has(r.id))
-    .slice(0, SUBSET);
-}
+test.beforeAll(ensureModel);
 
 function pageUrl(db: string, hash = ''): string {
   const q = new URLSearchParams({ subset: String(SUBSET), backend: 'cpu', db, model: MODEL, heldout: HELDOUT, index: '' });

@@ -7,31 +7,14 @@
 // The index is built over a small subset of the training set (SUBSET rows) so that it builds in seconds here. The
 // model is the trained demo model (public/model/model.onnx) when it exists, else a tiny random-weight GPT-2
 // (test/e2e/explorer/make-tiny-model.ts), which is enough for everything checked here.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Locator, Page, TestInfo } from '@playwright/test';
 import { test, expect } from './guard.ts';
-import { TINY_MODEL, writeTinyModel } from './explorer/make-tiny-model.ts';
+import { TINY_MODEL } from './explorer/make-tiny-model.ts';
+import { ensureModel, HELDOUT, MODEL, ROOT, SUBSET, trainingRows, TRAINED } from './explorer/setup.ts';
 
-const ROOT = new URL('../../', import.meta.url);
-const TRAINED = existsSync(new URL('public/model/model.onnx', ROOT));
-const MODEL = TRAINED ? '/model/model.onnx' : '/test/e2e/explorer/tiny/model.onnx';
-const HELDOUT = TRAINED && existsSync(new URL('public/model/heldout.json', ROOT)) ? '/model/heldout.json' : '';
-const SUBSET = 48;
 
-test.beforeAll(async () => {
-  if (!TRAINED && !existsSync(TINY_MODEL)) await writeTinyModel();
-});
-
-/** the first SUBSET training rows, as the page selects them (corpus order minus held-out ids) */
-function trainingRows(): { id: string; text: string }[] {
-  const held = new Set<string>(HELDOUT ? (JSON.parse(readFileSync(new URL('public/model/heldout.json', ROOT), 'utf8')) as { ids: string[] }).ids : []);
-  return readFileSync(new URL('public/corpus/kjv.jsonl', ROOT), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { id: string; text: string })
-    .filter((r) => !held.has(r.id))
-    .slice(0, SUBSET);
-}
+test.beforeAll(ensureModel);
 
 function pageUrl(backend: string, db: string, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams({ subset: String(SUBSET), backend, db, model: MODEL, heldout: HELDOUT, index: '', ...extra });
