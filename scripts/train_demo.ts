@@ -6,9 +6,17 @@
 //   npx tsx scripts/train_demo.ts                    # the committed model (see public/model/README.md)
 //   npx tsx scripts/train_demo.ts --steps 50 --out /tmp/m   # a quick run elsewhere
 //   npx tsx scripts/train_demo.ts --report-only      # re-evaluate the model in --out and rewrite the card
+//   npx tsx scripts/train_demo.ts --resume           # continue an interrupted (or extended: a larger --steps) run
+//
+// Resumable: every --checkpoint-every steps it writes model.onnx, training.json (flags, curve, evaluations) and
+// checkpoint.bin (parameters, AdamW moments, step; not committed: it is 3x the model). --resume continues from
+// checkpoint.bin exactly, or, where only model.onnx and training.json exist (a fresh clone), from those weights with
+// fresh AdamW moments (a warm restart). The batch order is a function of (seed, epoch), so a resumed run sees the
+// same batches as an uninterrupted one.
 //
 // Flags: --steps N  --layers N  --embd N  --heads N  --context N  --batch N  --lr X  --min-lr X  --warmup N
-//        --weight-decay X  --seed N  --eval-every N  --heldout-percent N  --devil  --out DIR  --report-only
+//        --weight-decay X  --seed N  --eval-every N  --checkpoint-every N  --heldout-percent N  --devil  --out DIR
+//        --ep auto|native|wasm  --report-only  --resume
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +26,9 @@ import { formatExample, isHeldOut, lengthBucketedBatches, unigramBaseline } from
 import { loadTokenizerFile } from '../src/tokenizer/node.ts';
 import { decodeModel, encodeModel } from '../src/onnx/codec.ts';
 import { tensorToHost } from '../src/onnx/tensor.ts';
-import { hardwareThreads } from '../src/runtime/ort.ts';
+import { hardwareThreads, resolveEp, type ExecutionProvider } from '../src/runtime/ort.ts';
 import type { LmExample } from '../src/runtime/batch.ts';
+import { existingEvalSection } from './eval_demo.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,16 +45,23 @@ interface Flags {
   weightDecay: number;
   seed: number;
   evalEvery: number;
+  checkpointEvery: number;
   heldoutPercent: number;
   devil: boolean;
   out: string;
+  ep: string;
   reportOnly: boolean;
+  resume: boolean;
 }
 
 const DEFAULTS: Flags = {
-  steps: 1000, layers: 4, embd: 128, heads: 4, context: 64, batch: 32, lr: 3e-3, minLr: 3e-4, warmup: 100,
-  weightDecay: 0.1, seed: 1, evalEvery: 250, heldoutPercent: 5, devil: false, out: 'public/model', reportOnly: false,
+  steps: 8000, layers: 4, embd: 256, heads: 8, context: 64, batch: 32, lr: 2e-3, minLr: 1e-4, warmup: 200,
+  weightDecay: 0.01, seed: 1, evalEvery: 1000, checkpointEvery: 250, heldoutPercent: 5, devil: false, out: 'public/model', ep: 'auto',
+  reportOnly: false, resume: false,
 };
+
+/** flags that fix what is trained: a resumed or re-reported run must keep them */
+const FIXED = ['layers', 'embd', 'heads', 'context', 'batch', 'seed', 'heldoutPercent', 'devil'] as const;
 
 function parseFlags(argv: string[]): Flags {
   const f: Flags = { ...DEFAULTS };
@@ -63,9 +79,11 @@ function parseFlags(argv: string[]): Flags {
     else if (typeof cur === 'number') (f as unknown as Record<string, unknown>)[key] = num(a.slice(2), argv[++i]);
     else (f as unknown as Record<string, unknown>)[key] = argv[++i];
   }
-  for (const k of ['steps', 'layers', 'embd', 'heads', 'context', 'batch', 'evalEvery'] as const) {
+  for (const k of ['steps', 'layers', 'embd', 'heads', 'context', 'batch', 'evalEvery', 'checkpointEvery'] as const) {
     if (!Number.isInteger(f[k]) || f[k] < 1) throw new Error(`--${k} must be a positive integer`);
   }
+  if (!['auto', 'native', 'wasm'].includes(f.ep)) throw new Error(`--ep must be auto, native or wasm, got ${JSON.stringify(f.ep)}`);
+  if (f.resume && f.reportOnly) throw new Error('--resume and --report-only exclude each other');
   return f;
 }
 
@@ -85,6 +103,87 @@ function readJsonl(path: string): Row[] {
 function writeAtomic(path: string, data: string | Uint8Array): void {
   writeFileSync(path + '.tmp', data);
   renameSync(path + '.tmp', path);
+}
+
+interface Previous {
+  flags: Flags;
+  curve: (StepResult & { elapsed: number })[];
+  evals: { step: number; elapsed: number; heldout: number; trainSample: number }[];
+  restarts?: { step: number; exact: boolean; at: string }[];
+  trainSeconds: number;
+  complete?: boolean;
+}
+
+/** The earlier run's log, checked against these flags (the model-defining ones must match). */
+function readPrevious(logPath: string, flags: Flags): Previous {
+  let prev: Previous;
+  try {
+    prev = JSON.parse(readFileSync(logPath, 'utf8')) as Previous;
+  } catch (e) {
+    throw new Error(`${flags.resume ? '--resume' : '--report-only'}: cannot read ${logPath} (${(e as Error).message}); train first`);
+  }
+  for (const k of FIXED) {
+    if (prev.flags[k] !== flags[k]) throw new Error(`${logPath} was trained with --${k} ${prev.flags[k]}, not ${flags[k]}; pass the same flags`);
+  }
+  if (flags.reportOnly) Object.assign(flags, prev.flags, { reportOnly: true, resume: false });
+  else if (prev.curve.length > flags.steps) throw new Error(`--resume: ${logPath} is at step ${prev.curve.length}, past --steps ${flags.steps}`);
+  return prev;
+}
+
+function loadWeights(trainer: Trainer, modelPath: string): void {
+  const trained = decodeModel(readFileSync(modelPath));
+  let found = 0;
+  for (const t of trained.graph!.initializer!) {
+    const k = trainer.params.indexOf(t.name ?? '');
+    if (k < 0) continue;
+    const data = tensorToHost(t).data as Float32Array;
+    if (data.length !== trainer.values[k].length) throw new Error(`${modelPath}: ${t.name} has ${data.length} values, this configuration ${trainer.values[k].length}`);
+    trainer.values[k].set(data);
+    found++;
+  }
+  if (found !== trainer.params.length) throw new Error(`${modelPath}: ${found} of ${trainer.params.length} parameters found; was it trained with other flags?`);
+}
+
+const CHECKPOINT_MAGIC = 'logra-train-checkpoint/1';
+
+/** checkpoint.bin: a JSON header (length-prefixed) naming the parameters, then values, m and v as float32. */
+function checkpointBytes(trainer: Trainer): Uint8Array {
+  const st = trainer.state();
+  const header = new TextEncoder().encode(JSON.stringify({
+    magic: CHECKPOINT_MAGIC, step: st.step, momentSteps: st.momentSteps, params: trainer.params, lengths: st.values.map((v) => v.length),
+  }));
+  const pad = (4 - ((4 + header.length) % 4)) % 4;
+  const n = st.values.reduce((a, v) => a + v.length, 0);
+  const out = new Uint8Array(4 + header.length + pad + 12 * n);
+  new DataView(out.buffer).setUint32(0, header.length + pad, true);
+  out.set(header, 4);
+  out.fill(0x20, 4 + header.length, 4 + header.length + pad);
+  const f = new Float32Array(out.buffer, 4 + header.length + pad, 3 * n);
+  let o = 0;
+  for (const group of [st.values, st.m, st.v]) for (const a of group) (f.set(a, o), (o += a.length));
+  return out;
+}
+
+function readCheckpoint(path: string, params: string[]): { step: number; momentSteps: number; values: Float32Array[]; m: Float32Array[]; v: Float32Array[] } | null {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return null;
+  }
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+  const h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as { magic: string; step: number; momentSteps: number; params: string[]; lengths: number[] };
+  if (h.magic !== CHECKPOINT_MAGIC) throw new Error(`${path}: not a training checkpoint (magic ${JSON.stringify(h.magic)})`);
+  if (h.params.join('\n') !== params.join('\n')) throw new Error(`${path}: its parameters differ from this configuration's`);
+  const n = h.lengths.reduce((a, b) => a + b, 0);
+  const body = bytes.subarray(4 + len);
+  if (body.length !== 12 * n) throw new Error(`${path}: ${body.length} bytes of data, expected ${12 * n} (truncated?)`);
+  const data = new Float32Array(3 * n);
+  new Uint8Array(data.buffer).set(body);
+  let o = 0;
+  const take = () => h.lengths.map((l) => data.subarray(o, (o += l)));
+  const values = take(), m = take(), v = take();
+  return { step: h.step, momentSteps: h.momentSteps, values, m, v };
 }
 
 const fmt = (x: number, d = 4) => x.toFixed(d);
@@ -126,66 +225,79 @@ async function main(): Promise<void> {
   const modelPath = join(outDir, 'model.onnx');
   const logPath = join(outDir, 'training.json');
   const t0 = performance.now();
+  const ep = flags.ep === 'auto' ? await resolveEp('auto') : (flags.ep as ExecutionProvider);
   const trainer = await Trainer.create(built.model, built.params, {
     lr: flags.lr, minLr: flags.minLr, warmup: flags.warmup, totalSteps: flags.steps, weightDecay: flags.weightDecay,
-  });
+  }, ep);
   const nParams = trainer.values.reduce((a, v) => a + v.length, 0);
-  console.log(`model: ${flags.layers} layers, width ${flags.embd}, ${flags.heads} heads, context ${flags.context}, vocab ${tok.vocabSize}: ${nParams} parameters (${(nParams * 4 / 2 ** 20).toFixed(2)} MiB f32); ${hardwareThreads()} threads`);
+  console.log(`model: ${flags.layers} layers, width ${flags.embd}, ${flags.heads} heads, context ${flags.context}, vocab ${tok.vocabSize}: ${nParams} parameters (${(nParams * 4 / 2 ** 20).toFixed(2)} MiB f32); onnxruntime ${ep}, ${hardwareThreads()} threads`);
 
   const curve: (StepResult & { elapsed: number })[] = [];
   const evals: { step: number; elapsed: number; heldout: number; trainSample: number }[] = [];
   let trainSeconds = 0;
-  const previous = flags.reportOnly ? (JSON.parse(readFileSync(logPath, 'utf8')) as { curve: typeof curve; evals: typeof evals; trainSeconds: number; flags: Flags }) : null;
+  /** seconds of earlier runs this one continues */
+  let before = 0;
+  const restarts: { step: number; exact: boolean; at: string }[] = [];
+  const previous = flags.reportOnly || flags.resume ? readPrevious(logPath, flags) : null;
   if (previous) {
-    for (const k of ['steps', 'layers', 'embd', 'heads', 'context', 'seed', 'heldoutPercent', 'devil'] as const) {
-      if (previous.flags[k] !== flags[k]) throw new Error(`--report-only: ${outDir}/training.json was trained with --${k} ${previous.flags[k]}; pass the same flags`);
-    }
-    Object.assign(flags, previous.flags, { reportOnly: true });
     curve.push(...previous.curve);
     evals.push(...previous.evals);
-    trainSeconds = previous.trainSeconds;
-    // load the trained weights into the trainer
-    const trained = decodeModel(readFileSync(modelPath));
-    for (const t of trained.graph!.initializer!) {
-      const k = trainer.params.indexOf(t.name ?? '');
-      if (k >= 0) trainer.values[k].set(tensorToHost(t).data as Float32Array);
-    }
+    trainSeconds = before = previous.trainSeconds;
+    restarts.push(...(previous.restarts ?? []));
+  }
+  if (flags.reportOnly) {
+    loadWeights(trainer, modelPath);
   } else {
+    const ckptPath = join(outDir, 'checkpoint.bin');
+    if (previous) {
+      const step = previous.curve.length;
+      const ckpt = readCheckpoint(ckptPath, trainer.params);
+      if (ckpt && ckpt.step === step) trainer.restore(ckpt);
+      else {
+        loadWeights(trainer, modelPath);
+        trainer.restore({ step, values: trainer.values });
+      }
+      const exact = !!ckpt && ckpt.step === step;
+      restarts.push({ step, exact, at: new Date().toISOString() });
+      console.log(`resume: step ${step} of ${flags.steps}, ${exact ? 'exactly (checkpoint.bin: parameters and AdamW moments)' : 'warm restart (model.onnx weights, fresh AdamW moments)'}`);
+    }
+    const elapsed = () => before + (performance.now() - t0) / 1000;
     const evaluate = async (step: number) => {
       const heldoutLoss = await trainer.evaluate(heldout);
       const trainSample = await trainer.evaluate(trainProbe);
-      evals.push({ step, elapsed: (performance.now() - t0) / 1000, heldout: heldoutLoss, trainSample });
-      console.log(`  eval @${step}: held-out ${fmt(heldoutLoss)}, train sample ${fmt(trainSample)} (unigram ${fmt(unigram.crossEntropy)}) at ${hms(evals[evals.length - 1].elapsed)}`);
+      evals.push({ step, elapsed: elapsed(), heldout: heldoutLoss, trainSample });
+      console.log(`  eval @${step}: held-out ${fmt(heldoutLoss)}, train sample ${fmt(trainSample)} (unigram ${fmt(unigram.crossEntropy)}) at ${hms(elapsed())}`);
     };
     const save = () => {
+      writeAtomic(ckptPath, checkpointBytes(trainer));
       writeAtomic(modelPath, encodeModel(trainer.exportModel()));
-      writeAtomic(logPath, JSON.stringify({ flags, curve, evals, trainSeconds: (performance.now() - t0) / 1000, complete: false }) + '\n');
+      writeAtomic(logPath, JSON.stringify({ flags, curve, evals, restarts, trainSeconds: elapsed(), complete: false }) + '\n');
     };
-    await evaluate(0);
-    const order = rng(flags.seed + 1);
-    let queue: LmExample[][] = [];
-    let epoch = 0, smooth = NaN, last = performance.now();
-    for (let s = 0; s < flags.steps; s++) {
-      if (queue.length === 0) {
-        queue = lengthBucketedBatches(train, flags.batch, order.uniform);
-        epoch++;
+    if (trainer.stepCount === 0) await evaluate(0);
+    // the batch order of an epoch is a function of (seed, epoch): a resumed run continues the same sequence
+    const epochBatches = (epoch: number) => lengthBucketedBatches(train, flags.batch, rng(flags.seed + 1 + 7919 * epoch).uniform);
+    const perEpoch = epochBatches(0).length;
+    let smooth = NaN, last = performance.now(), lastStep = trainer.stepCount;
+    let epoch = -1, queue: LmExample[][] = [];
+    for (let s = trainer.stepCount; s < flags.steps; s++) {
+      if (Math.floor(s / perEpoch) !== epoch) {
+        epoch = Math.floor(s / perEpoch);
+        queue = epochBatches(epoch).slice(0, perEpoch - (s % perEpoch)); // batches are taken from the end
       }
       const r = await trainer.step(queue.pop()!);
-      curve.push({ ...r, elapsed: (performance.now() - t0) / 1000 });
+      curve.push({ ...r, elapsed: elapsed() });
       smooth = Number.isNaN(smooth) ? r.loss : 0.98 * smooth + 0.02 * r.loss;
       if (!Number.isFinite(r.loss)) throw new Error(`step ${r.step}: loss is ${r.loss}`);
       if (r.step % 50 === 0 || r.step === flags.steps) {
-        const el = (performance.now() - t0) / 1000;
-        const rate = 50 / ((performance.now() - last) / 1000);
+        const rate = (r.step - lastStep) / ((performance.now() - last) / 1000);
         last = performance.now();
-        console.log(`step ${r.step}/${flags.steps} epoch ${epoch} loss ${fmt(r.loss)} (ema ${fmt(smooth)}) |g| ${fmt(r.gradNorm, 3)} lr ${r.lr.toExponential(2)} ${hms(el)} elapsed, ~${hms((flags.steps - r.step) / rate)} left`);
+        lastStep = r.step;
+        console.log(`step ${r.step}/${flags.steps} epoch ${epoch + 1} loss ${fmt(r.loss)} (ema ${fmt(smooth)}) |g| ${fmt(r.gradNorm, 3)} lr ${r.lr.toExponential(2)} ${hms(elapsed())} elapsed, ~${hms((flags.steps - r.step) / rate)} left`);
       }
-      if (r.step % flags.evalEvery === 0 || r.step === flags.steps) {
-        await evaluate(r.step);
-        save();
-      }
+      if (r.step % flags.evalEvery === 0 || r.step === flags.steps) await evaluate(r.step);
+      if (r.step % flags.checkpointEvery === 0 || r.step % flags.evalEvery === 0 || r.step === flags.steps) save();
     }
-    trainSeconds = (performance.now() - t0) / 1000;
+    trainSeconds = elapsed();
   }
 
   // ---- final evaluation
@@ -204,7 +316,7 @@ async function main(): Promise<void> {
   // ---- samples
   const { CausalLm } = await import('../src/runtime/generate.ts');
   const lm = await CausalLm.create(bytes);
-  const prompts = ['In the beginning', 'And Jesus said unto them,', 'The LORD is my', 'Blessed are the', 'And the king of Babylon'];
+  const prompts = ['In the beginning', 'The LORD is my shepherd', 'For God so loved the world', 'Blessed are the', 'And Jesus said unto them,'];
   const samples: { prompt: string; mode: string; text: string }[] = [];
   const complete = async (prompt: string, mode: 'greedy' | 'sample', seed: number) => {
     const ids = [eot, ...tok.encode(prompt)];
@@ -219,21 +331,25 @@ async function main(): Promise<void> {
   await lm.release();
 
   const log = {
-    flags, config: cfg, tokensSeen: curve.reduce((a, c) => a + c.tokens, 0), parameters: nParams, modelBytes: bytes.length, threads: hardwareThreads(),
+    flags, config: cfg, ep, tokensSeen: curve.reduce((a, c) => a + c.tokens, 0), parameters: nParams, modelBytes: bytes.length, threads: hardwareThreads(),
     data: {
       sources, texts: rows.length, train: train.length, heldout: heldout.length, trainTokens: count(train), heldoutTokens: count(heldout), truncated,
       format: '[EOT] + encode(text) + [EOT], truncated to the context length; loss over every position after the first',
       split: `held out iff fnv1a32(utf8(id)) % 100 < ${flags.heldoutPercent}`,
     },
     unigram, final: { trainLoss, heldoutLoss, trainSeconds, evalSeconds, steps: curve.length },
-    curve, evals, samples, trainSeconds, complete: true,
+    curve, evals, restarts, samples, trainSeconds, complete: true,
   };
   writeAtomic(logPath, JSON.stringify(log) + '\n');
   writeAtomic(join(outDir, 'loss.csv'), 'step,elapsed_s,lr,batch_loss,grad_norm,tokens,heldout_loss,train_sample_loss\n' + curve.map((c) => {
     const ev = evals.find((e) => e.step === c.step);
     return [c.step, c.elapsed.toFixed(1), c.lr.toExponential(4), c.loss.toFixed(5), c.gradNorm.toFixed(4), c.tokens, ev ? ev.heldout.toFixed(5) : '', ev ? ev.trainSample.toFixed(5) : ''].join(',');
   }).join('\n') + '\n');
-  writeAtomic(join(outDir, 'README.md'), modelCard(log, flags, bytes.length));
+  // the verse evaluation (scripts/eval_demo.ts) belongs to the model: kept only while the model is the same
+  const cardPath = join(outDir, 'README.md');
+  const oldCard = flags.reportOnly ? readFileSync(cardPath, 'utf8') : '';
+  const section = existingEvalSection(oldCard);
+  writeAtomic(cardPath, modelCard(log, flags, bytes.length) + (section ? `\n${section}\n` : `\nVerse evaluation: run \`npm run eval:demo\` (needs the index, \`npm run index:demo\`).\n`));
   console.log(`wrote ${relative(ROOT, outDir)}/{model.onnx,training.json,loss.csv,heldout.json,README.md}`);
 }
 
@@ -244,6 +360,8 @@ function command(flags: Flags): string {
 
 interface Log {
   config: Gpt2Config;
+  ep: string;
+  restarts: { step: number; exact: boolean }[];
   tokensSeen: number;
   parameters: number;
   threads: number;
@@ -303,9 +421,8 @@ ${flags.warmup} warmup steps and cosine decay to ${flags.minLr}, gradient-norm c
 (${(f.steps * flags.batch / log.data.train).toFixed(2)} epochs). Gradients come from the project's own
 reverse-mode ONNX autograd (src/autograd/) run in onnxruntime-web (wasm, ${log.threads} threads) on a 2-core CPU machine.
 Training took **${hms(f.trainSeconds)}** of wall time (periodic evaluations included; ${log.tokensSeen.toLocaleString('en-US')} predicted
-tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall); the final evaluation ${hms(f.evalSeconds)}. Wall time depends on
-what else runs: on an idle 2-core machine a step of this configuration takes about 0.5 s (1,800-1,900 tokens/s,
-about 9 minutes for 1,000 steps); other jobs shared the cores during this run.${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
+tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall, onnxruntime ${log.ep}); the final evaluation ${hms(f.evalSeconds)}. Wall time
+depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
 
 ## Results (nats per predicted token)
 | | loss | perplexity |

@@ -60,10 +60,20 @@ function trainBatch(inputs: ModelInputs, task: Task, batch: Example[]): { b: Bat
   return { b: classBatch(inputs, batch as ClassExample[], { withLabels: true }), counts: batch.map(() => 1) };
 }
 
+export interface TrainerState {
+  step: number;
+  momentSteps: number;
+  values: Float32Array[];
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
 export class Trainer {
   private m: Float32Array[];
   private v: Float32Array[];
   private t = 0;
+  /** steps the moments have seen (their bias correction): t, unless a warm restart reset them */
+  private tm = 0;
   private evalSession: Promise<OrtNs.InferenceSession> | null = null;
 
   private constructor(
@@ -157,8 +167,9 @@ export class Trainer {
     const clip = this.opt.clip > 0 && gradNorm > this.opt.clip ? this.opt.clip / gradNorm : 1;
     const lr = this.lrAt(this.t);
     this.t++;
+    this.tm++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.opt;
-    const c1 = 1 - b1 ** this.t, c2 = 1 - b2 ** this.t;
+    const c1 = 1 - b1 ** this.tm, c2 = 1 - b2 ** this.tm;
     const gs = scale * clip, a1 = 1 - b1, a2 = 1 - b2, stepSize = lr / c1, rc2 = 1 / Math.sqrt(c2);
     grads.forEach((gr, k) => {
       const p = this.values[k], m = this.m[k], v = this.v[k];
@@ -180,6 +191,37 @@ export class Trainer {
   /** Number of AdamW steps taken. */
   get stepCount(): number {
     return this.t;
+  }
+
+  /**
+   * The optimizer's state (step count, first and second moments, parameter values; views, not copies), for a
+   * checkpoint that `restore` resumes exactly.
+   */
+  state(): TrainerState {
+    return { step: this.t, momentSteps: this.tm, values: this.values, m: this.m, v: this.v };
+  }
+
+  /**
+   * Resumes from a checkpoint: the parameter values and step count, and the moments when given (without them
+   * AdamW starts its moments afresh at this step: a warm restart). Shapes are checked against the parameters.
+   */
+  restore(s: { step: number; momentSteps?: number; values: Float32Array[]; m?: Float32Array[]; v?: Float32Array[] }): void {
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`restore: step must be a non-negative integer, got ${s.step}`);
+    const check = (what: string, a: Float32Array[]) => {
+      if (a.length !== this.values.length) throw new Error(`restore: ${what} has ${a.length} tensors, the model has ${this.values.length} parameters`);
+      a.forEach((x, i) => {
+        if (x.length !== this.values[i].length) throw new Error(`restore: ${what}[${i}] (${this.params[i]}) has ${x.length} values, expected ${this.values[i].length}`);
+      });
+    };
+    check('values', s.values);
+    if (s.m) check('m', s.m);
+    if (s.v) check('v', s.v);
+    s.values.forEach((x, i) => this.values[i].set(x));
+    const moments = s.m && s.v;
+    this.m.forEach((x, i) => (moments ? x.set(s.m![i]) : x.fill(0)));
+    this.v.forEach((x, i) => (moments ? x.set(s.v![i]) : x.fill(0)));
+    this.t = s.step;
+    this.tm = s.m && s.v ? s.momentSteps ?? s.step : 0;
   }
 
   /**
