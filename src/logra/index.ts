@@ -7,7 +7,7 @@ import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
 import { BLOB, fitIsCurrent, isFitRole, trainIds } from './layout.ts';
-import { ChunkCache } from './chunks.ts';
+import { ChunkCache, forEachChunk } from './chunks.ts';
 import { DEFAULT_DEVICE_BYTES, DeviceRows } from './device-rows.ts';
 import { DecodePool } from './scan-pool.ts';
 import { DEFAULT_FIT_MEMORY, fitIndex, packSelf, type FitState } from './fit.ts';
@@ -16,7 +16,7 @@ import { queryGradients, scoreQueries, type QueryGradients } from './query.ts';
 import { crc32 } from '../store/chunk.ts';
 import { checkIds } from './log.ts';
 import { checkExamples, describeExample, ExampleError } from './examples.ts';
-import type { FitOptions, QueryOptions, QueryResult, ScoreMode, SelfInfluence } from './types.ts';
+import type { FitOptions, ProgressCallback, QueryOptions, QueryResult, ScoreMode, SelfInfluence } from './types.ts';
 
 export { topIndices, lowRank } from './query.ts';
 
@@ -303,6 +303,33 @@ export class LograIndex {
     return this.reading(async () => {
       const fitted = await this.ensureFitted();
       return scoreQueries({ backend: this.backend, store: this.store, m: this.m, fitted, ids: this.ids(), cache: this.chunkCache, pool: await this.decodePool(), device: this.device }, g, opts);
+    });
+  }
+
+  /**
+   * Readies the index for fast queries, so that the first one scans nothing from the store: the fit (fitting first
+   * when it is not current, as a query would), every layer's preconditioner (within fitCacheBytes), the projections,
+   * the model's projection session, and every row: onto the device on a WebGPU backend (deviceBytes; the top items'
+   * per-layer scores then read their few chunks per query), otherwise decoded into memory (cacheBytes; without a
+   * cache there is nothing to keep and the rows are not read). An interactive client calls it in the background
+   * after opening the index; queries meanwhile work as usual. Progress counts chunks.
+   */
+  async warm(opts: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<void> {
+    await this.reading(async () => {
+      const f = await this.ensureFitted();
+      for (let l = 0; l < f.layers; l++) await f.layer(l);
+      await this.projections();
+      if (this.model) (await this.model.projector()).setProjections(this.m.settings.layers.map((l) => this.projCache!.get(l.name)!));
+      const total = this.m.chunks.length;
+      const report = (done: number) => opts.onProgress?.({ stage: 'warm', done, total, unit: 'chunks' });
+      report(0);
+      const device = this.device;
+      if (device && device.maxBytes > 0) {
+        await device.forEachBlock(this.store, this.m, async (_t, _n, _s, last) => report(last + 1), opts.signal, this.chunkCache);
+      } else if (this.chunkCache) {
+        await forEachChunk(this.store, this.m, async (_d, _n, _s, i) => report(i + 1), opts.signal, this.chunkCache, await this.decodePool());
+      }
+      report(total);
     });
   }
 

@@ -20,7 +20,7 @@ export type StoreDtype = 'f32' | 'f16' | 'int8' | 'sign';
 
 /** A long step's progress: `done` of `total` units (examples, chunks). */
 export interface ProgressEvent {
-  stage: 'stats' | 'log' | 'fit' | 'self' | 'query';
+  stage: 'stats' | 'log' | 'fit' | 'self' | 'query' | 'warm';
   done: number;
   total: number;
   /** what is being counted */

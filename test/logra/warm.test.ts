@@ -1,0 +1,94 @@
+// LograIndex.warm(): after it, a query reads nothing from the store (fit, preconditioners, projections and rows are
+// in memory; on WebGPU the rows are on the device and only the top items' chunks are read for their per-layer
+// scores) and gives the results of a cold query; progress counts chunks; an
+// abort stops it with the index still usable.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createEngine, type Engine } from '../../src/logra/engine.ts';
+import type { LoadedModel } from '../../src/logra/model.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+import type { LogStore } from '../../src/store/store.ts';
+import type { ProgressEvent } from '../../src/logra/types.ts';
+import { withWatchdog } from '../../src/gpu/watchdog.ts';
+import { randomSequences } from '../support/data.ts';
+
+const fx = new URL('../fixtures/gpt2_linear_erf_op17_mask_pos_tied/', import.meta.url);
+const modelBytes = new Uint8Array(readFileSync(new URL('model.onnx', fx)));
+const data = randomSequences(40, 5);
+const queries = randomSequences(2, 77, 'q');
+
+/** A store that counts blob reads. */
+function counting(store: LogStore): { store: LogStore; reads: () => number } {
+  let n = 0;
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (prop === 'readBlob') return (key: string) => (n++, (v as LogStore['readBlob']).call(target, key));
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { store: proxy, reads: () => n };
+}
+
+let cpu: Engine, gpu: Engine;
+let model: LoadedModel, gpuModel: LoadedModel;
+const base = new MemoryStore('warm');
+
+beforeAll(async () => {
+  cpu = await createEngine({ backend: 'cpu' });
+  gpu = await withWatchdog('create a WebGPU engine', 60_000, createEngine({ backend: 'webgpu', ep: 'wasm' }));
+  model = await cpu.loadModel(modelBytes, { source: 'fixture' });
+  gpuModel = await gpu.loadModel(modelBytes, { source: 'fixture' });
+  const ix = await cpu.log(model, data, { store: base, kIn: 4, kOut: 3, hessian: 'kfac', dtype: 'int8', batchSize: 8, flushMs: 1e9, chunkBytes: 512 });
+  await ix.fit();
+}, 120_000);
+afterAll(async () => {
+  await model?.release();
+  await gpuModel?.release();
+  cpu?.dispose();
+  gpu?.dispose();
+});
+
+describe('LograIndex.warm', () => {
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    it(`${backend}: after warm() a top-k query with per-layer and per-token scores scans no chunk and equals a cold query`, async () => {
+      const engine = backend === 'cpu' ? cpu : gpu, m = backend === 'cpu' ? model : gpuModel;
+      const cold = await (await engine.openIndex(base, m)).query(queries, { topK: 5, perLayer: true, perToken: true, scores: false });
+      const c = counting(base);
+      const ix = await engine.openIndex(c.store, m);
+      ix.cacheBytes = 2 ** 24;
+      const events: ProgressEvent[] = [];
+      await ix.warm({ onProgress: (e) => events.push(e) });
+      const chunks = ix.manifest.chunks.length;
+      expect(chunks).toBeGreaterThan(2);
+      expect(events.every((e) => e.stage === 'warm' && e.unit === 'chunks' && e.total === chunks)).toBe(true);
+      expect(events[0].done).toBe(0);
+      expect(events[events.length - 1].done).toBe(chunks);
+      const before = c.reads();
+      expect(before).toBeGreaterThanOrEqual(chunks);
+      const warm = await ix.query(queries, { topK: 5, perLayer: true, perToken: true, scores: false });
+      // on WebGPU the rows live on the device; the top items' per-layer and per-token scores read their own chunks
+      // (at most one chunk per top item), never a scan
+      if (backend === 'cpu') expect(c.reads()).toBe(before);
+      else expect(c.reads() - before).toBeLessThanOrEqual(5 * queries.length);
+      warm.top.forEach((items, j) => {
+        expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
+        items.forEach((t, i) => {
+          expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
+          t.layers!.forEach((v, l) => expect(v).toBeCloseTo(cold.top[j][i].layers![l], 3));
+        });
+      });
+      await ix.dispose();
+    }, 120_000);
+  }
+
+  it('an aborted warm() rejects with an AbortError-like error and leaves the index usable', async () => {
+    const ix = await cpu.openIndex(base, model);
+    ix.cacheBytes = 2 ** 24;
+    const ac = new AbortController();
+    const p = ix.warm({ signal: ac.signal, onProgress: (e) => e.done === 1 && ac.abort() });
+    await expect(p).rejects.toThrow(/abort/i);
+    const r = await ix.query(queries, { topK: 3 });
+    expect(r.top[0]).toHaveLength(3);
+  }, 60_000);
+});
