@@ -55,7 +55,7 @@ interface Flags {
 }
 
 const DEFAULTS: Flags = {
-  steps: 8000, layers: 4, embd: 256, heads: 8, context: 64, batch: 32, lr: 2e-3, minLr: 1e-4, warmup: 200,
+  steps: 10000, layers: 4, embd: 256, heads: 8, context: 64, batch: 32, lr: 2e-3, minLr: 1e-4, warmup: 200,
   weightDecay: 0.01, seed: 1, evalEvery: 1000, checkpointEvery: 250, heldoutPercent: 5, devil: false, out: 'public/model', ep: 'auto',
   reportOnly: false, resume: false,
 };
@@ -109,7 +109,7 @@ interface Previous {
   flags: Flags;
   curve: (StepResult & { elapsed: number })[];
   evals: { step: number; elapsed: number; heldout: number; trainSample: number }[];
-  restarts?: { step: number; exact: boolean; at: string }[];
+  restarts?: { step: number; exact: boolean; at: string; stepsBefore?: number }[];
   trainSeconds: number;
   complete?: boolean;
 }
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   let trainSeconds = 0;
   /** seconds of earlier runs this one continues */
   let before = 0;
-  const restarts: { step: number; exact: boolean; at: string }[] = [];
+  const restarts: { step: number; exact: boolean; at: string; stepsBefore?: number }[] = [];
   const previous = flags.reportOnly || flags.resume ? readPrevious(logPath, flags) : null;
   if (previous) {
     curve.push(...previous.curve);
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
         trainer.restore({ step, values: trainer.values });
       }
       const exact = !!ckpt && ckpt.step === step;
-      restarts.push({ step, exact, at: new Date().toISOString() });
+      restarts.push({ step, exact, at: new Date().toISOString(), ...(previous.flags.steps !== flags.steps ? { stepsBefore: previous.flags.steps } : {}) });
       console.log(`resume: step ${step} of ${flags.steps}, ${exact ? 'exactly (checkpoint.bin: parameters and AdamW moments)' : 'warm restart (model.onnx weights, fresh AdamW moments)'}`);
     }
     const elapsed = () => before + (performance.now() - t0) / 1000;
@@ -354,14 +354,14 @@ async function main(): Promise<void> {
 }
 
 function command(flags: Flags): string {
-  const diff = (Object.keys(DEFAULTS) as (keyof Flags)[]).filter((k) => k !== 'reportOnly' && flags[k] !== DEFAULTS[k]);
+  const diff = (Object.keys(DEFAULTS) as (keyof Flags)[]).filter((k) => !['reportOnly', 'resume', 'checkpointEvery', 'ep'].includes(k) && flags[k] !== DEFAULTS[k]);
   return ['npx tsx scripts/train_demo.ts', ...diff.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}${typeof flags[k] === 'boolean' ? '' : ' ' + flags[k]}`)].join(' ');
 }
 
 interface Log {
   config: Gpt2Config;
   ep: string;
-  restarts: { step: number; exact: boolean }[];
+  restarts: { step: number; exact: boolean; stepsBefore?: number }[];
   tokensSeen: number;
   parameters: number;
   threads: number;
@@ -422,7 +422,7 @@ ${flags.warmup} warmup steps and cosine decay to ${flags.minLr}, gradient-norm c
 reverse-mode ONNX autograd (src/autograd/) run in onnxruntime-web (wasm, ${log.threads} threads) on a 2-core CPU machine.
 Training took **${hms(f.trainSeconds)}** of wall time (periodic evaluations included; ${log.tokensSeen.toLocaleString('en-US')} predicted
 tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall, onnxruntime ${log.ep}); the final evaluation ${hms(f.evalSeconds)}. Wall time
-depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
+depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}${r.stepsBefore ? `, extending --steps from ${r.stepsBefore} (the cosine decay stretches from there)` : ''}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
 
 ## Results (nats per predicted token)
 | | loss | perplexity |

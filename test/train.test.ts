@@ -86,4 +86,35 @@ describe('trainer', () => {
     await taps.release();
     await tr.release();
   });
+
+  it('restore(state()) resumes exactly (same parameters after further steps); without moments it is a warm restart', async () => {
+    const m = buildGpt2(cfg);
+    const data = toyData(40, 6);
+    const batches = Array.from({ length: 6 }, (_, i) => data.slice(i * 6, i * 6 + 6));
+    const opt = { lr: 5e-3, warmup: 2, totalSteps: 6 };
+    const a = await Trainer.create(m.model, m.params, opt);
+    for (const b of batches) await a.step(b);
+    // another trainer: 3 steps, a checkpoint (copies, as checkpoint.bin holds), restored into a third, 3 more steps
+    const b = await Trainer.create(m.model, m.params, opt);
+    for (const x of batches.slice(0, 3)) await b.step(x);
+    const st = b.state();
+    const ckpt = { step: st.step, momentSteps: st.momentSteps, values: st.values.map((v) => v.slice()), m: st.m.map((v) => v.slice()), v: st.v.map((v) => v.slice()) };
+    await b.release();
+    const c = await Trainer.create(m.model, m.params, opt);
+    c.restore(ckpt);
+    expect(c.stepCount).toBe(3);
+    for (const x of batches.slice(3)) await c.step(x);
+    a.values.forEach((v, i) => expect(Array.from(c.values[i])).toEqual(Array.from(v)));
+    // a warm restart (weights only): the step count carries on, the moments start afresh (and differ from exact)
+    const w = await Trainer.create(m.model, m.params, opt);
+    w.restore({ step: ckpt.step, values: ckpt.values });
+    expect(w.state().momentSteps).toBe(0);
+    expect(w.state().m.every((x) => x.every((y) => y === 0))).toBe(true);
+    const r = await w.step(batches[3]);
+    expect(r.step).toBe(4);
+    expect(w.state().momentSteps).toBe(1);
+    // shapes are checked
+    expect(() => w.restore({ step: 1, values: ckpt.values.slice(1) })).toThrow(/tensors/);
+    for (const t of [a, c, w]) await t.release();
+  });
 });
