@@ -1,7 +1,9 @@
 // <influence-explorer>: type a prompt, let the model complete it, click "attribute" and see which training texts
 // most influenced that completion (LoGra influence functions, computed in the page on WebGPU or the CPU backend),
-// with the tokens that carried the influence and a per-layer breakdown. The training-set index is imported from
-// index-url or built here on the first visit and kept in IndexedDB; later visits open it from there.
+// with the tokens that carried the influence and a per-layer breakdown. On a first visit the training-set index is
+// read from index-url (queries work at once while a copy is saved in IndexedDB in the background) or built here;
+// later visits open it from IndexedDB. Once open it is read into memory in the background (the first attribution
+// then scans nothing).
 //
 // Attributes (and the matching camelCase properties): model-url, tokenizer-url, corpus-url, heldout-url, index-url,
 // db-name, top-k, mode (dot | cosine), subset, backend (auto | webgpu | cpu), ep (wasm | webgpu), k-in, k-out,
@@ -9,7 +11,7 @@
 // Events (CustomEvent, bubbling and composed): `progress` {stage, done, total, message, etaSeconds?}, `result` (ExplorerResult),
 // `error` {stage, kind, message, error}, `ready` {backend, indexSource, examples}.
 // Host attributes for tests and styling: data-state (loading | indexing | ready | error), data-backend,
-// data-index-source (indexeddb | built | imported), data-resumed (rows a resumed build found stored), data-busy,
+// data-index-source (indexeddb | built | served), data-resumed (rows a resumed build found stored), data-busy,
 // data-stale (the results shown are for an earlier prompt or completion).
 import type { BackendChoice } from '../kernels/backend.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
@@ -91,6 +93,8 @@ export class InfluenceExplorer extends Base {
   private tok?: ByteBPETokenizer;
   private rowsById = new Map<string, CorpusRow>();
   private index?: LograIndex;
+  /** the index read into memory in the background (the session's `warmed`): queries wait for it, not reading twice */
+  private warmed?: Promise<boolean>;
   private last?: Generated;
   private lastQuery?: AttributionQuery;
   private busy = false;
@@ -328,6 +332,7 @@ export class InfluenceExplorer extends Base {
       // a restart: reset what depended on the old settings
       this.ready = this.newReady();
       this.index = undefined;
+      this.warmed = undefined;
       this.sm = undefined;
       this.lastQuery = undefined;
       this.view.clear();
@@ -373,7 +378,8 @@ export class InfluenceExplorer extends Base {
       const s = await loader.load();
       if (!s) return;
       this.rowsById = s.rowsById;
-      this.status.idleSummary = `Ready: ${s.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', imported: 'imported into this browser' }[s.source]}${s.se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
+      this.warmed = s.warmed;
+      this.status.idleSummary = `Ready: ${s.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', served: 'read from the server' }[s.source]}${s.se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
       this.status.render();
       this.setBusy(false);
@@ -498,9 +504,14 @@ export class InfluenceExplorer extends Base {
     const mode = this.mode;
     this.setBusy(true);
     this.els.errorBanner.hidden = true;
-    this.status.progress('query', 0, 0, 'computing the gradient of your text…');
     const t0 = performance.now();
     try {
+      if (this.warmed) {
+        // the background read of the index into memory: this query would read the same chunks, so it waits for it
+        this.status.progress('query', 0, 0, 'finishing loading the index into memory…');
+        await this.warmed;
+      }
+      this.status.progress('query', 0, 0, 'computing the gradient of your text…');
       const res = await attributeQuery(index, tok, this.rowsById, q, {
         topK: this.topK,
         mode,

@@ -1,7 +1,9 @@
 // Where the explorer's training-set index comes from, in order:
 //   1. IndexedDB holds a complete, fitted index of this model over exactly these ids  -> 'indexeddb' (no rebuild)
-//   2. IndexedDB holds a partial one (an interrupted build or import)                 -> resumed
-//   3. index-url serves a manifest of this model                                       -> copied in: 'imported'
+//   2. index-url serves an index of this model over these ids (IndexedDB has none, or an interrupted copy)
+//                                                  -> 'served': queried over HTTP at once, copied into IndexedDB in
+//                                                     the background (resuming an interrupted copy) for later visits
+//   3. IndexedDB holds a partial build                                                 -> resumed
 //   4. otherwise the index is built here: engine.log over the corpus, then fit          -> 'built'
 // Every step reports progress; builds commit every few seconds, so a reload continues where it stopped.
 import type { Engine, LoadedModel, LograIndex, Example, ProgressEvent } from '../logra/mod.ts';
@@ -9,10 +11,11 @@ import { IndexedDbStore } from '../store/indexeddb.ts';
 import { HttpStore, copyStore } from '../store/http.ts';
 import { fitIsCurrent, trainIds } from '../logra/layout.ts';
 
-export type IndexSource = 'indexeddb' | 'built' | 'imported';
+export type IndexSource = 'indexeddb' | 'built' | 'served';
 
 export interface IndexProgress {
-  stage: 'import' | 'log' | 'fit';
+  /** save: the background copy of a served index into IndexedDB; warm: reading it into memory (LograIndex.warm) */
+  stage: 'save' | 'warm' | 'log' | 'fit';
   done: number;
   total: number;
   /** rows already in the store when a build resumed */
@@ -39,6 +42,8 @@ export interface AcquiredIndex {
   index: LograIndex;
   source: IndexSource;
   store: IndexedDbStore;
+  /** 'served': the background copy into IndexedDB (resolves false when it failed; the index stays usable) */
+  saved?: Promise<boolean>;
 }
 
 function sameIds(a: string[], b: string[]): boolean {
@@ -68,16 +73,21 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
     }
   }
 
-  // an import (fresh or interrupted) from index-url
+  // served from index-url: queried over HTTP now, copied into IndexedDB in the background (or the copy resumed)
   if (o.indexUrl && (!m || m.state.copying)) {
     const http = new HttpStore(o.indexUrl);
     const remote = await http.readManifest().catch(() => undefined);
     if (remote && remote.settings.modelSha256 === o.model.sha256 && sameIds(trainIds(remote), o.ids)) {
-      o.onProgress?.({ stage: 'import', done: 0, total: 1 });
-      await copyStore(http, store, { onProgress: (done, total) => o.onProgress?.({ stage: 'import', done, total }) });
-      const index = await o.engine.openIndex(store, o.model);
-      if (!fitIsCurrent(index.manifest)) await fitIndex(index, o);
-      return { index, source: 'imported', store };
+      const index = await o.engine.openIndex(http, o.model);
+      const saved = (async () => {
+        o.onProgress?.({ stage: 'save', done: 0, total: 1 });
+        await copyStore(http, store, { onProgress: (done, total) => o.onProgress?.({ stage: 'save', done, total }) });
+        return true;
+      })().catch((e: unknown) => {
+        o.onNote?.(`could not save a copy of the index in this browser (${(e as Error).message}); it is read from ${o.indexUrl} instead`);
+        return false;
+      });
+      return { index, source: 'served', store, saved };
     }
     if (remote) o.onNote?.(`the index at ${o.indexUrl} was made for ${remote.settings.modelSha256 !== o.model.sha256 ? 'another model' : 'other training texts'}; building one here`);
     if (m?.state.copying) {

@@ -1,6 +1,7 @@
 // What the explorer loads and computes, without a DOM: the engine, model, tokenizer and training texts, the index
-// (imported, opened or built; one acquisition per page and index, whose progress every waiting element sees), and
-// an attribution over it as an ExplorerResult.
+// (opened from IndexedDB, served over HTTP while a copy is saved in the background, or built; one acquisition per
+// page and index, whose progress every waiting element sees; then read into memory in the background, so the first
+// attribution scans nothing), and an attribution over it as an ExplorerResult.
 import type { BackendChoice } from '../kernels/backend.ts';
 import type { ExecutionProvider } from '../runtime/ort.ts';
 import type { LograIndex, QueryResult, ScoreMode, TopItem } from '../logra/mod.ts';
@@ -72,6 +73,15 @@ export interface Session {
   rowsById: Map<string, CorpusRow>;
   index: LograIndex;
   source: IndexSource;
+  /** the index read into memory (LograIndex.warm) in the background; false when that failed (queries still work) */
+  warmed: Promise<boolean>;
+}
+
+/** An acquired index and what runs on after it, shared by every element on the index's key. */
+interface Acquired {
+  index: LograIndex;
+  source: IndexSource;
+  warmed: Promise<boolean>;
 }
 
 /** memory for decoded index chunks kept between attributions (LograIndex.cacheBytes) */
@@ -152,7 +162,12 @@ export class SessionLoader {
     // the index (one acquisition per page and index)
     this.stage = 'index';
     const key = `${engineKey}|${modelUrl}|${s.dbName}`;
-    const listener = (p: IndexProgress) => !stale() && this.onIndexProgress(p);
+    // the listener stays after the acquisition (the background steps report through it) until a newer start replaces
+    // this one
+    const listener = (p: IndexProgress): void => {
+      if (stale()) hubs.get(key)?.delete(listener);
+      else this.onIndexProgress(p);
+    };
     let hub = hubs.get(key);
     if (!hub) hubs.set(key, (hub = new Set()));
     hub.add(listener);
@@ -162,8 +177,12 @@ export class SessionLoader {
     let acquired;
     try {
       const ctx = sm.contextLength;
-      acquired = await once(key, () =>
-        acquireIndex({
+      const emit = (p: IndexProgress) => {
+        lastProgress.set(key, p);
+        for (const l of hubs.get(key) ?? []) l(p);
+      };
+      acquired = await once(key, async (): Promise<Acquired> => {
+        const a = await acquireIndex({
           engine: se.engine,
           model: sm.model,
           dbName: s.dbName,
@@ -176,32 +195,47 @@ export class SessionLoader {
           kIn: s.kIn,
           kOut: s.kOut,
           damping: s.damping,
-          onProgress: (p) => {
-            lastProgress.set(key, p);
-            for (const l of hubs.get(key) ?? []) l(p);
-          },
+          onProgress: emit,
           onNote: (m) => !stale() && hooks.note(m),
-        }),
-      );
-    } finally {
+        });
+        // repeated attributions read the decoded gradients from memory instead of IndexedDB or HTTP (129 MB of f32
+        // for the demo's 29,563 texts at 17 layers of k 8x8; larger indexes keep what fits and read the rest)
+        a.index.cacheBytes = EXPLORER_CACHE_BYTES;
+        // read into memory now, in the background: the first attribution then scans nothing
+        const warmed = a.index.warm({ onProgress: (e) => emit({ stage: 'warm', done: e.done, total: e.total }) }).then(
+          () => true,
+          (e: unknown) => {
+            if (!stale()) hooks.note(`could not read the index into memory ahead of time (${(e as Error).message}); attributions read it as they go`);
+            return false;
+          },
+        );
+        void a.saved?.then((ok) => ok && emit({ stage: 'save', done: 1, total: 1 }));
+        return { index: a.index, source: a.source, warmed };
+      });
+    } catch (e) {
       hub.delete(listener);
+      throw e;
     }
     if (stale()) return undefined;
     const index = acquired.index;
-    // repeated attributions read the decoded gradients from memory instead of IndexedDB (128 MB for the demo's
-    // 29,563 texts at k 8x8; larger indexes keep what fits and read the rest)
-    index.cacheBytes = EXPLORER_CACHE_BYTES;
     hooks.indexed(index, acquired.source);
-    const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', imported: 'imported into IndexedDB' }[acquired.source];
+    const how = { indexeddb: 'opened from this browser (IndexedDB)', built: 'built in this browser, saved to IndexedDB', served: 'read from the server (a copy is saved in this browser in the background)' }[acquired.source];
     const resumed = this.skipped && acquired.source === 'built' ? ` (resumed: ${this.skipped} were already stored)` : '';
     hooks.finish('index', `${index.size} texts, ${how}${resumed}`);
     if (acquired.source === 'indexeddb') hooks.finish('fit', 'stored with the index');
-    return { se, sm, tok, rowsById, index, source: acquired.source };
+    return { se, sm, tok, rowsById, index, source: acquired.source, warmed: acquired.warmed };
   }
 
   private onIndexProgress(p: IndexProgress): void {
     const { hooks } = this;
-    if (p.stage === 'import') hooks.progress('index', p.done, p.total, `importing the prebuilt index: ${Math.floor((100 * p.done) / Math.max(1, p.total))} %`);
+    const pct = `${Math.floor((100 * p.done) / Math.max(1, p.total))} %`;
+    if (p.stage === 'save') {
+      if (p.done >= p.total && p.total > 0) hooks.finish('save', 'saved: later visits open it from this browser');
+      else hooks.progress('save', p.done, p.total, `${pct} (attributions already work)`);
+    } else if (p.stage === 'warm') {
+      if (p.done >= p.total && p.total > 0) hooks.finish('warm', 'the index is in memory: attributions read nothing more');
+      else hooks.progress('warm', p.done, p.total, `${pct} (attributions already work)`);
+    }
     else if (p.stage === 'log') {
       if (p.skipped) {
         this.skipped = p.skipped;

@@ -2,7 +2,7 @@
 // summary when idle) and every step's last message in a collapsed list below it.
 import { h } from './render.ts';
 
-export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'generate' | 'query';
+export type Stage = 'engine' | 'model' | 'tokenizer' | 'corpus' | 'index' | 'fit' | 'warm' | 'save' | 'generate' | 'query';
 
 /** The `progress` event's detail. */
 export interface ProgressDetail {
@@ -22,6 +22,8 @@ const STAGES: { stage: Stage; label: string }[] = [
   { stage: 'corpus', label: 'Training texts' },
   { stage: 'index', label: 'Indexing training texts' },
   { stage: 'fit', label: 'Preparing the index' },
+  { stage: 'warm', label: 'Loading the index into memory' },
+  { stage: 'save', label: 'Saving the index in this browser' },
   { stage: 'generate', label: 'Generating' },
   { stage: 'query', label: 'Attributing' },
 ];

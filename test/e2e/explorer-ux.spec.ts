@@ -94,7 +94,9 @@ test('the explorer explains its results and keeps the flow honest (status, short
     expect(withEta.length, 'index progress with an ETA').toBeGreaterThan(0);
     expect(withEta.every((e) => /about \d+(\.\d+)? (s|min|h) left/.test(e.line))).toBe(true);
     expect(events.filter((e) => /blob|chunk/i.test(e.message)), 'words users know').toEqual([]);
-    // idle: no progress bar on screen, the one line says it is ready; the step list is collapsed
+    // after `ready` the index is read into memory in the background; then idle: no progress bar on screen, the one
+    // line says it is ready; the step list is collapsed
+    await expect(el.locator('.step[data-stage="warm"]')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
     await expect(el.locator('progress:visible')).toHaveCount(0);
     await expect(el.locator('.status-line')).toBeVisible();
     await expect(el.locator('.status-line')).toContainText(`Ready: ${SUBSET} training texts`);
