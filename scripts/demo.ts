@@ -1,12 +1,13 @@
-// The main job: makes sure the explorer's prebuilt index exists (public/index/, built once with the bundled model
-// over the demo's training split; resumes an interrupted build), then serves the explorer on 127.0.0.1 and prints
-// where to open it. Stop with Ctrl-C.
+// The main job: serves the explorer on 127.0.0.1 over the bundled model, corpus and prebuilt index (public/index/,
+// committed with the model), and prints where to open it. Only when public/index/ is missing, incomplete or made
+// for another model (a retrained public/model/) is it built first (progress with ETA; Ctrl-C and rerun resumes).
+// Stop with Ctrl-C.
 //
 //   npm run demo                    # port 5173 (DEMO_PORT overrides)
 //   npm run demo -- --no-index      # serve at once; the page then indexes the first 1,000 verses itself
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'vite';
-import { buildDemoIndex, completeIndex, demoTrainingRows, root } from './build_demo_index.ts';
+import { buildDemoIndex, completeIndex, demoModelSha256, demoTrainingRows, root } from './build_demo_index.ts';
 import type { Manifest } from '../src/store/store.ts';
 
 const port = Number(process.env.DEMO_PORT ?? 5173);
@@ -15,10 +16,11 @@ const skipIndex = process.argv.includes('--no-index');
 if (!skipIndex) {
   const manifest = await readFile(`${root}public/index/manifest.json`, 'utf8').then((t) => JSON.parse(t) as Manifest, () => undefined);
   const ids = (await demoTrainingRows()).map((r) => r.id);
-  if (completeIndex(manifest, ids)) {
-    console.log(`demo: public/index/ holds the fitted index of all ${ids.length} training texts`);
+  if (completeIndex(manifest, ids, await demoModelSha256())) {
+    console.log(`demo: public/index/ holds the fitted index of all ${ids.length} training texts for this model`);
   } else {
-    console.log(`demo: building the explorer's index of ${ids.length} training texts into public/index/ (once; about 10 minutes on 2 cores; Ctrl-C and rerun resumes)`);
+    const why = !manifest ? 'there is none' : manifest.settings.modelSha256 !== (await demoModelSha256()) ? 'the one there was made for another model' : 'the one there is incomplete';
+    console.log(`demo: building the explorer's index of ${ids.length} training texts into public/index/ (${why}; progress and ETA below; Ctrl-C and rerun resumes)`);
     console.log(JSON.stringify(await buildDemoIndex()));
   }
 }
@@ -27,5 +29,5 @@ process.env.VITE_PORT = String(port); // vite.config.ts reads it
 const server = await createServer({ configFile: `${root}vite.config.ts`, server: { port, host: '127.0.0.1', strictPort: true } });
 await server.listen();
 const url = `http://127.0.0.1:${port}/`;
-console.log(`\ndemo: the influence explorer is at ${url}  (the <influence-explorer> embedding example: ${url}embed-example.html)`);
+console.log(`\ndemo: the influence explorer is at ${url}  (the <influence-explorer> embedding example: ${url}embed-example.html); up ${(performance.now() / 1000).toFixed(1)} s after start`);
 console.log('demo: Chromium or another browser with WebGPU runs it on the GPU; elsewhere it falls back to the CPU. Ctrl-C stops.');
