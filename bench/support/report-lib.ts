@@ -79,6 +79,19 @@ export function ldsChart(r: LdsResult, d0 = r.dampings[0]): string {
   });
 }
 
+interface DemoStartJson {
+  date: string;
+  cores: number;
+  freshClone: { cloneSeconds: number; setupSeconds: number; demoUntilServedSeconds: number; totalSeconds: number };
+  page: { rows: { backend: string; visit: string; indexSource: string; ready: number; warm: number; attributeAtReady: number; attributeWarm: number; saved?: number }[] };
+}
+
+interface DemoEvalJson {
+  exact: number;
+  found: number;
+  top: number;
+}
+
 export async function assembleReport(dir: string, o: { commands?: Record<string, string>; machine?: string } = {}): Promise<ReportOutput> {
   const files: string[] = [], missing: string[] = [];
   const goals: ReportOutput['goals'] = [];
@@ -219,6 +232,20 @@ export async function assembleReport(dir: string, o: { commands?: Record<string,
     for (const sc of scales) md.push(`${sc.runtime}: ${sc.examples} x ${sc.tokens} tokens, k ${sc.k}x${sc.k}, ep ${sc.ep}, ${sc.backend}; peak ${sc.peakMiB.toFixed(0)} MiB (${sc.memory})`, '', table(['step', 's', 'memory MiB', 'note'], sc.steps.map((x) => [x.step, x.s.toFixed(1), x.memMiB.toFixed(0), x.note ?? ''])), '');
     goals.push({ goal: 'GPT-2-small logged at k 64x64 on every linear layer, fitted raw and EKFAC, queried in Node, Deno and Chromium', value: scales.map((x) => `${x.runtime}: peak ${x.peakMiB.toFixed(0)} MiB`).join('; '), met: scales.length === 3 });
   } else missing.push('scale-<runtime>.json (npm run bench:scale, bench:scale:deno, SCALE_BENCH=1 playwright)');
+
+  const ds = await readJson<DemoStartJson>(`${dir}/demo-start.json`);
+  if (ds) {
+    const c = ds.freshClone;
+    md.push('## The demo as a first-time visitor meets it (bench/demo-start.sh)', '',
+      `${ds.date.slice(0, 10)}, ${ds.cores} cores: a fresh clone ${c.cloneSeconds} s, \`bash scripts/setup.sh\` ${c.setupSeconds} s, \`npm run demo\` until it serves ${c.demoUntilServedSeconds} s: **${c.totalSeconds} s** in all. The page (headless Chromium; times from navigation start, an attribution from its click to its result):`, '',
+      table(['backend', 'visit', 'index from', 'ready s', 'index in memory s', 'attribution clicked at ready s', 'attribution once in memory s', 'saved in IndexedDB s'], ds.page.rows.map((r) => [r.backend, r.visit, r.indexSource, (r.ready / 1000).toFixed(1), (r.warm / 1000).toFixed(1), (r.attributeAtReady / 1000).toFixed(2), (r.attributeWarm / 1000).toFixed(2), r.saved ? (r.saved / 1000).toFixed(1) : ''])), '');
+    goals.push({ goal: 'demo: a fresh clone serves a working explorer in <= 3 min (`bash scripts/setup.sh && npm run demo`)', value: `${c.totalSeconds} s`, met: c.totalSeconds <= 180 });
+    const worst = Math.max(...ds.page.rows.map((r) => r.attributeWarm));
+    const atReady = Math.max(...ds.page.rows.map((r) => r.ready + r.attributeAtReady));
+    goals.push({ goal: 'demo: first attribution after a page load <= 3 s', value: `${(worst / 1000).toFixed(2)} s from the click once the index is in memory (worst visit); ${(atReady / 1000).toFixed(1)} s from navigation to the result when clicked at ready`, met: worst <= 3000 });
+  } else missing.push('demo-start.json (bash bench/demo-start.sh)');
+  const ev = await readJson<DemoEvalJson>(new URL('../../public/model/eval.json', import.meta.url).pathname);
+  if (ev) goals.push({ goal: 'demo model: 50 well-known verse openings completed exactly >= 60 %, source verse in the top 3 >= 80 % (npm run eval:demo)', value: `${Math.round(ev.exact * 100)} % exact, ${Math.round(ev.found * 100)} % in the top ${ev.top}`, met: ev.exact >= 0.6 && ev.found >= 0.8 });
 
   md.push('## Goals', '', table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.value, g.met === null ? 'reported (no threshold)' : g.met ? 'yes' : 'no'])), '');
   if (missing.length) md.push('Not in this folder (not run): ' + missing.join('; '), '');
