@@ -1,4 +1,4 @@
-// Efficiency in the shape of the seed's Table 1, on the demo model (public/model/model.onnx: 4 blocks, width 128,
+// Efficiency in the shape of the seed's Table 1, on the demo model (public/model/model.onnx: 4 blocks, width 256,
 // vocab 4096) and a GPT-2-small-width configuration scaled down to fit this machine (1 block of width 768, 12 heads,
 // vocab 512, context 64; random weights). Synthetic uniform token data. Per configuration, each method timed over the
 // same examples (median of interleaved rounds after a warm-up) with peak memory sampled every 5 ms:
@@ -69,12 +69,12 @@ async function sampled(fn: () => Promise<void>): Promise<{ ms: number; rssMB: nu
 interface Config { name: string; desc: string; model: ModelProto; params: string[]; T: number; vocab: number }
 
 async function configs(): Promise<Config[]> {
-  const demoCfg: Gpt2Config = { vocab: 4096, nEmbd: 128, nHead: 4, nLayer: 4, nPositions: 64, seed: 1 };
+  const demoCfg: Gpt2Config = { vocab: 4096, nEmbd: 256, nHead: 8, nLayer: 4, nPositions: 64, seed: 1 }; // parameter names only (public/model/README.md)
   const demo = decodeModel(await readFile(new URL('../public/model/model.onnx', import.meta.url)), 'public/model/model.onnx');
   const wideCfg: Gpt2Config = { vocab: 512, nEmbd: 768, nHead: 12, nLayer: 1, nPositions: 64, seed: 0 };
   const wide = buildGpt2(wideCfg);
   return [
-    { name: 'demo', desc: 'public/model/model.onnx (4 blocks, width 128, vocab 4096, trained)', model: demo, params: buildGpt2(demoCfg).params, T: 64, vocab: 4096 },
+    { name: 'demo', desc: 'public/model/model.onnx (4 blocks, width 256, vocab 4096, trained)', model: demo, params: buildGpt2(demoCfg).params, T: 64, vocab: 4096 },
     { name: 'gpt2-small-width', desc: 'buildGpt2 1 block, width 768, 12 heads, vocab 512 (GPT-2-small width, 1 of 12 blocks; random weights)', model: wide.model, params: wide.params, T: quick ? 32 : 64, vocab: 512 },
   ];
 }
