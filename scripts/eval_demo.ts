@@ -56,7 +56,7 @@ export async function evalDemo(o: { index?: string; model?: string; top?: number
       if (held.has(v.ref)) throw new Error(`eval-verses.json: ${v.ref} is held out of training`);
       const expected = row.text.slice(v.prompt.length);
       const promptIds = [eot, ...tok.encode(v.prompt)];
-      const g = await lm.generate(promptIds, { maxNewTokens: Math.max(0, lm.contextLength - promptIds.length) });
+      const g = await lm.generate(promptIds, { maxNewTokens: Math.max(0, lm.contextLength - promptIds.length), eotId: eot });
       const completion = tok.decode(g.tokens);
       const exact = g.stopReason === 'eot' && completion === expected;
       // the explorer's query: prompt + completion (+ the end-of-text it stopped at), the completion's tokens scored
