@@ -16,10 +16,11 @@ const skipIndex = process.argv.includes('--no-index');
 if (!skipIndex) {
   const manifest = await readFile(`${root}public/index/manifest.json`, 'utf8').then((t) => JSON.parse(t) as Manifest, () => undefined);
   const ids = (await demoTrainingRows()).map((r) => r.id);
-  if (completeIndex(manifest, ids, await demoModelSha256())) {
+  const sha = await demoModelSha256();
+  if (completeIndex(manifest, ids, sha)) {
     console.log(`demo: public/index/ holds the fitted index of all ${ids.length} training texts for this model`);
   } else {
-    const why = !manifest ? 'there is none' : manifest.settings.modelSha256 !== (await demoModelSha256()) ? 'the one there was made for another model' : 'the one there is incomplete';
+    const why = !manifest ? 'there is none' : manifest.settings.modelSha256 !== sha ? 'the one there was made for another model' : 'the one there is incomplete';
     console.log(`demo: building the explorer's index of ${ids.length} training texts into public/index/ (${why}; progress and ETA below; Ctrl-C and rerun resumes)`);
     console.log(JSON.stringify(await buildDemoIndex()));
   }

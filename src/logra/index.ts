@@ -5,6 +5,7 @@ import { BlobMissingError, IndexLockedError, StoreError, StoreMismatchError, Sto
 import { readVerified } from '../store/integrity.ts';
 import type { Example } from '../runtime/batch.ts';
 import type { LoadedModel } from './model.ts';
+import type { TapModel } from '../runtime/taps.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
 import { BLOB, fitIsCurrent, isFitRole, trainIds } from './layout.ts';
 import { ChunkCache, forEachChunk } from './chunks.ts';
@@ -281,15 +282,20 @@ export class LograIndex {
     checkIds(queries, 'query');
     if (queries.length === 0) throw new Error('query: no query examples');
     checkExamples(this.model, queries, 'query');
-    const model = this.model;
     const layers = this.m.settings.layers;
-    const tm = await model.projector();
-    const proj = await this.projections();
-    tm.setProjections(layers.map((l) => proj.get(l.name)!));
+    const tm = await this.projector(this.model);
     const g = await queryGradients(tm, layers, queries, { batchSize: opts.batchSize ?? 8, runBytes: opts.runBytes, perToken: !!opts.perToken, signal: opts.signal });
     const bad = queries.filter((_, j) => g.rows.some((r, l) => r.subarray(j * layers[l].kIn * layers[l].kOut, (j + 1) * layers[l].kIn * layers[l].kOut).some((v) => !Number.isFinite(v))));
     if (bad.length) throw new ExampleError(`query: ${bad.map(describeExample).join(', ')} ${bad.length === 1 ? 'gives' : 'give'} a non-finite gradient (values overflow float32 in the model); fix or drop ${bad.length === 1 ? 'it' : 'them'}`, bad.map((e) => ({ id: e.id })));
     return g;
+  }
+
+  /** The model's projection session with this index's projections set. */
+  private async projector(model: LoadedModel): Promise<TapModel> {
+    const tm = await model.projector();
+    const proj = await this.projections();
+    tm.setProjections(this.m.settings.layers.map((l) => proj.get(l.name)!));
+    return tm;
   }
 
   /** Influence of every logged example on queries whose gradients queryGradients() computed. */
@@ -318,8 +324,8 @@ export class LograIndex {
     await this.reading(async () => {
       const f = await this.ensureFitted();
       for (let l = 0; l < f.layers; l++) await f.layer(l);
-      await this.projections();
-      if (this.model) (await this.model.projector()).setProjections(this.m.settings.layers.map((l) => this.projCache!.get(l.name)!));
+      if (this.model) await this.projector(this.model);
+      else await this.projections();
       const total = this.m.chunks.length;
       const report = (done: number) => opts.onProgress?.({ stage: 'warm', done, total, unit: 'chunks' });
       report(0);

@@ -2,35 +2,19 @@
 // logged on the CPU, opened with a WebGPU engine, scored on the device with row blocks resident there (f16 rows
 // unpacked by the scoring shader) and a running top-k read back once; top items and their values equal the CPU
 // backend's full-matrix path in every mode, per-layer scores of the top items too; a small device budget streams.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createEngine, type Engine } from '../../src/logra/engine.ts';
-import type { LoadedModel } from '../../src/logra/model.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { QueryResult, ScoreMode } from '../../src/logra/types.ts';
-import { withWatchdog } from '../../src/gpu/watchdog.ts';
 import { randomSequences } from '../support/data.ts';
+import { cpuAndGpuEngines } from '../support/engines.ts';
 
 const fx = new URL('../fixtures/gpt2_linear_erf_op17_mask_pos_tied/', import.meta.url);
 const modelBytes = new Uint8Array(readFileSync(new URL('model.onnx', fx)));
 
-let cpu: Engine, gpu: Engine;
-let model: LoadedModel, gpuModel: LoadedModel;
+const e = cpuAndGpuEngines(modelBytes);
 const data = randomSequences(40, 5);
 const queries = randomSequences(3, 77, 'q');
-
-beforeAll(async () => {
-  cpu = await createEngine({ backend: 'cpu' });
-  gpu = await withWatchdog('create a WebGPU engine', 60_000, createEngine({ backend: 'webgpu', ep: 'wasm' }));
-  model = await cpu.loadModel(modelBytes, { source: 'fixture' });
-  gpuModel = await gpu.loadModel(modelBytes, { source: 'fixture' });
-}, 120_000);
-afterAll(async () => {
-  await model?.release();
-  await gpuModel?.release();
-  cpu?.dispose();
-  gpu?.dispose();
-});
 
 function expectSameTop(a: QueryResult, b: QueryResult, tol: number): void {
   expect(a.top.length).toBe(b.top.length);
@@ -49,11 +33,11 @@ describe('queries on the WebGPU backend', () => {
     it(`${dtype} chunks: device top-k equals the CPU backend's full-matrix top-k in dot, cosine and l2, with per-layer scores`, async () => {
       const store = new MemoryStore(`device-${dtype}`);
       // EKFAC (an eigen form on every layer) and chunks of a few rows: the device path scores chunk by chunk
-      const logged = await cpu.log(model, data, { store, kIn: 6, kOut: 5, hessian: 'ekfac', dtype, batchSize: 8, flushMs: 1e9, chunkBytes: 4096 });
+      const logged = await e.cpu.log(e.model, data, { store, kIn: 6, kOut: 5, hessian: 'ekfac', dtype, batchSize: 8, flushMs: 1e9, chunkBytes: 4096 });
       expect(logged.manifest.chunks.length).toBeGreaterThan(2);
       await logged.fit();
-      const onCpu = await cpu.openIndex(store, model);
-      const onGpu = await gpu.openIndex(store, gpuModel);
+      const onCpu = await e.cpu.openIndex(store, e.model);
+      const onGpu = await e.gpu.openIndex(store, e.gpuModel);
       // two chunks per block (as stored on the device: int8 widens to f32 there): several blocks, one dispatch each
       onGpu.deviceBlockBytes = 2 * logged.manifest.chunks[0].rows * logged.manifest.cols * (dtype === 'f16' ? 2 : 4);
       for (const mode of ['dot', 'cosine', 'l2'] as ScoreMode[]) {
@@ -72,10 +56,10 @@ describe('queries on the WebGPU backend', () => {
 
   it('beyond the device budget chunks stream through (uploaded per query) with the same results', async () => {
     const store = new MemoryStore('device-stream');
-    const logged = await cpu.log(model, data, { store, kIn: 6, kOut: 5, hessian: 'kfac', batchSize: 8, flushMs: 1e9, chunkBytes: 4096 });
+    const logged = await e.cpu.log(e.model, data, { store, kIn: 6, kOut: 5, hessian: 'kfac', batchSize: 8, flushMs: 1e9, chunkBytes: 4096 });
     await logged.fit();
-    const onCpu = await cpu.openIndex(store, model);
-    const onGpu = await gpu.openIndex(store, gpuModel);
+    const onCpu = await e.cpu.openIndex(store, e.model);
+    const onGpu = await e.gpu.openIndex(store, e.gpuModel);
     onGpu.deviceBytes = 1; // nothing fits
     const want = await onCpu.query(queries, { topK: 5, mode: 'cosine', scores: true });
     const a = await onGpu.query(queries, { topK: 5, mode: 'cosine', scores: false });

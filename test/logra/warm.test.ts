@@ -2,15 +2,13 @@
 // in memory; on WebGPU the rows are on the device and only the top items' chunks are read for their per-layer
 // scores) and gives the results of a cold query; progress counts chunks; an
 // abort stops it with the index still usable.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createEngine, type Engine } from '../../src/logra/engine.ts';
-import type { LoadedModel } from '../../src/logra/model.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { LogStore } from '../../src/store/store.ts';
 import type { ProgressEvent } from '../../src/logra/types.ts';
-import { withWatchdog } from '../../src/gpu/watchdog.ts';
 import { randomSequences } from '../support/data.ts';
+import { cpuAndGpuEngines } from '../support/engines.ts';
 
 const fx = new URL('../fixtures/gpt2_linear_erf_op17_mask_pos_tied/', import.meta.url);
 const modelBytes = new Uint8Array(readFileSync(new URL('model.onnx', fx)));
@@ -30,29 +28,16 @@ function counting(store: LogStore): { store: LogStore; reads: () => number } {
   return { store: proxy, reads: () => n };
 }
 
-let cpu: Engine, gpu: Engine;
-let model: LoadedModel, gpuModel: LoadedModel;
 const base = new MemoryStore('warm');
-
-beforeAll(async () => {
-  cpu = await createEngine({ backend: 'cpu' });
-  gpu = await withWatchdog('create a WebGPU engine', 60_000, createEngine({ backend: 'webgpu', ep: 'wasm' }));
-  model = await cpu.loadModel(modelBytes, { source: 'fixture' });
-  gpuModel = await gpu.loadModel(modelBytes, { source: 'fixture' });
+const e = cpuAndGpuEngines(modelBytes, async ({ cpu, model }) => {
   const ix = await cpu.log(model, data, { store: base, kIn: 4, kOut: 3, hessian: 'kfac', dtype: 'int8', batchSize: 8, flushMs: 1e9, chunkBytes: 512 });
   await ix.fit();
-}, 120_000);
-afterAll(async () => {
-  await model?.release();
-  await gpuModel?.release();
-  cpu?.dispose();
-  gpu?.dispose();
 });
 
 describe('LograIndex.warm', () => {
   for (const backend of ['cpu', 'webgpu'] as const) {
     it(`${backend}: after warm() a top-k query with per-layer and per-token scores scans no chunk and equals a cold query`, async () => {
-      const engine = backend === 'cpu' ? cpu : gpu, m = backend === 'cpu' ? model : gpuModel;
+      const engine = backend === 'cpu' ? e.cpu : e.gpu, m = backend === 'cpu' ? e.model : e.gpuModel;
       const cold = await (await engine.openIndex(base, m)).query(queries, { topK: 5, perLayer: true, perToken: true, scores: false });
       const c = counting(base);
       const ix = await engine.openIndex(c.store, m);
@@ -83,7 +68,7 @@ describe('LograIndex.warm', () => {
   }
 
   it('an aborted warm() rejects with an AbortError-like error and leaves the index usable', async () => {
-    const ix = await cpu.openIndex(base, model);
+    const ix = await e.cpu.openIndex(base, e.model);
     ix.cacheBytes = 2 ** 24;
     const ac = new AbortController();
     const p = ix.warm({ signal: ac.signal, onProgress: (e) => e.done === 1 && ac.abort() });
