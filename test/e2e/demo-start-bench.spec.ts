@@ -4,7 +4,10 @@
 // Per backend (auto: WebGPU on a hardware adapter, else the CPU backend, as here; then cpu): a first visit (empty IndexedDB: the index is served over HTTP,
 // read into memory and saved in the background) and a second visit (IndexedDB): page load -> ready, -> index in
 // memory, an attribution clicked the moment the page is ready, and one clicked once the index is in memory.
-import { existsSync, writeFileSync } from 'node:fs';
+// DEMO_SCREENSHOTS=1 then writes docs/screenshots/demo-{1280,390}.png: the served demo (all training texts) on the
+// first prompt, its top result selected.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 import { test, expect } from './guard.ts';
 
@@ -48,6 +51,17 @@ async function visit(page: Page, url: string, first: boolean): Promise<Visit> {
   const atReady = await attribute(PROMPTS[0]);
   await page.waitForFunction(() => (window as unknown as { __t: Record<string, number> }).__t.warm !== undefined, undefined, { timeout: 600_000 });
   const warm = await attribute(PROMPTS[1]);
+  if (process.env.DEMO_SCREENSHOTS && !first) {
+    const shots = fileURLToPath(new URL('docs/screenshots/', ROOT));
+    mkdirSync(shots, { recursive: true });
+    await attribute(PROMPTS[0]);
+    await el.locator('li.result').first().click();
+    for (const [w, hgt] of [[1280, 900], [390, 844]] as const) {
+      await page.setViewportSize({ width: w, height: hgt });
+      await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `${shots}demo-${w}.png`, fullPage: true });
+    }
+  }
   if (first) await page.waitForFunction(() => (window as unknown as { __t: Record<string, number> }).__t.save !== undefined, undefined, { timeout: 600_000 });
   const t = await page.evaluate(() => (window as unknown as { __t: Record<string, number | string> }).__t);
   return {
