@@ -94,7 +94,7 @@ export class ResultsView {
       (bar.firstChild as HTMLElement).style.width = `${((share[i] ?? 0) * 100).toFixed(1)}%`;
       const li = h('li', { class: 'result', role: 'option', id: `result-${i}`, 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: i === this.selected ? 0 : -1 },
         h('span', { class: 'rank' }, `${it.rank}.`),
-        h('span', { class: 'ref' }, it.ref ? `${it.ref} · ${it.id}` : it.id),
+        h('span', { class: 'ref', title: it.ref ? `training text id: ${it.id}` : undefined }, it.ref ?? it.id),
         h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive influence of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
         bar,
         h('span', { class: 'text' }, ...markWords(it.text, words)),
