@@ -353,6 +353,17 @@ async function main(): Promise<void> {
   console.log(`wrote ${relative(ROOT, outDir)}/{model.onnx,training.json,loss.csv,heldout.json,README.md}`);
 }
 
+/** Where the held-out loss was lowest, when training went on past it (a note for the card; '' otherwise). */
+export function overfitNote(evals: { step: number; heldout: number }[], steps: number): string {
+  if (!evals.length) return '';
+  const best = evals.reduce((a, e) => (e.heldout < a.heldout ? e : a));
+  if (best.step >= steps) return '';
+  return `\nThe held-out loss was lowest at step ${best.step} (${fmt(best.heldout)}); training went on past it on purpose: the demo
+attributes the model's output to its training texts, so it is trained to recall them (see the verse evaluation),
+not to generalise. A model for new text would stop near step ${best.step}.
+`;
+}
+
 function command(flags: Flags): string {
   const diff = (Object.keys(DEFAULTS) as (keyof Flags)[]).filter((k) => !['reportOnly', 'resume', 'checkpointEvery', 'ep'].includes(k) && flags[k] !== DEFAULTS[k]);
   return ['npx tsx scripts/train_demo.ts', ...diff.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}${typeof flags[k] === 'boolean' ? '' : ' ' + flags[k]}`)].join(' ');
@@ -370,12 +381,14 @@ export function reproduceCommands(flags: Flags, restarts: { step: number; exact:
   const totals: number[] = new Array(cuts.length + 1);
   totals[cuts.length] = flags.steps;
   for (let i = cuts.length - 1; i >= 0; i--) totals[i] = cuts[i].stepsBefore ?? totals[i + 1];
-  const out = [`${command({ ...flags, steps: totals[0] })}   # stop it after step ${cuts[0].step} (a checkpoint every 250 steps)`];
+  // a segment that ended before its --steps was stopped by hand (at a checkpoint); one that ran to its end was not
+  const stop = (at: number, total: number, first: boolean) => (at < total ? `   # stop it after step ${at}${first ? ' (a checkpoint every 250 steps)' : ''}` : '');
+  const out = [`${command({ ...flags, steps: totals[0] })}${stop(cuts[0].step, totals[0], true)}`];
   const ckpt = join(flags.out, 'checkpoint.bin');
   cuts.forEach((c, i) => {
     if (!c.exact) out.push(`rm ${ckpt}   # step ${c.step} was a warm restart (fresh AdamW moments)`);
     const next = cuts[i + 1];
-    out.push(`${command({ ...flags, steps: totals[i + 1] })} --resume${next ? `   # stop it after step ${next.step}` : ''}`);
+    out.push(`${command({ ...flags, steps: totals[i + 1] })} --resume${next ? stop(next.step, totals[i + 1], false) : ''}`);
   });
   return out;
 }
@@ -441,10 +454,10 @@ AdamW (beta1 0.9, beta2 0.95, eps 1e-8, weight decay ${flags.weightDecay} on mat
 ${flags.warmup} warmup steps and cosine decay to ${flags.minLr}, gradient-norm clipping at 1, batches of ${flags.batch} texts
 (length-bucketed: shuffled, sorted by length within pools of 32 batches, batches shuffled), ${f.steps} steps
 (${(f.steps * flags.batch / log.data.train).toFixed(2)} epochs). Gradients come from the project's own
-reverse-mode ONNX autograd (src/autograd/) run in onnxruntime-web (wasm, ${log.threads} threads) on a 2-core CPU machine.
+reverse-mode ONNX autograd (src/autograd/) run in ${log.ep === 'native' ? 'onnxruntime-node (native CPU' : 'onnxruntime-web (wasm'}, ${log.threads} threads${log.restarts.length ? '; the last run' : ''}) on a 2-core CPU machine.
 Training took **${hms(f.trainSeconds)}** of wall time (periodic evaluations included; ${log.tokensSeen.toLocaleString('en-US')} predicted
-tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall, onnxruntime ${log.ep}); the final evaluation ${hms(f.evalSeconds)}. Wall time
-depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}${r.stepsBefore ? `, extending --steps from ${r.stepsBefore} (the cosine decay stretches from there)` : ''}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
+tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall); the final evaluation ${hms(f.evalSeconds)}. Wall time
+depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}${r.stepsBefore ? `, changing --steps from ${r.stepsBefore} (the cosine decay recomputed for the new total)` : ''}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
 
 ## Results (nats per predicted token)
 | | loss | perplexity |
@@ -463,6 +476,7 @@ Held-out loss during training:
 | step | elapsed | held-out | train sample (512 texts) |
 |---|---|---|---|
 ${log.evals.map((e) => `| ${e.step} | ${hms(e.elapsed)} | ${fmt(e.heldout)} | ${fmt(e.trainSample)} |`).join('\n')}
+${overfitNote(log.evals, f.steps)}
 
 ## Samples
 Prompts are fed as \`[EOT] + encode(prompt)\`; up to 48 new tokens, stopping at EOT (src/runtime/generate.ts).

@@ -11,16 +11,28 @@ describe('train_demo reproduce commands', () => {
   });
 
   it('extensions and warm restarts each start a segment; the --steps of each segment in order', () => {
-    const cmds = reproduceCommands({ ...DEFAULTS, steps: 28000 }, [
+    const cmds = reproduceCommands({ ...DEFAULTS, steps: 24000 }, [
       { step: 1500, exact: true, stepsBefore: 8000 },
       { step: 10000, exact: false, stepsBefore: 10000 },
       { step: 10500, exact: true },
+      { step: 13250, exact: true, stepsBefore: 28000 },
     ]);
     expect(cmds).toEqual([
       `${T} --steps 8000   # stop it after step 1500 (a checkpoint every 250 steps)`,
-      `${T} --resume   # stop it after step 10000`,
+      `${T} --resume`,
       'rm public/model/checkpoint.bin   # step 10000 was a warm restart (fresh AdamW moments)',
-      `${T} --steps 28000 --resume`,
+      `${T} --steps 28000 --resume   # stop it after step 13250`,
+      `${T} --steps 24000 --resume`,
     ]);
+  });
+});
+
+describe('train_demo overfit note', () => {
+  it('names the step of the lowest held-out loss when training went past it, else nothing', async () => {
+    const { overfitNote } = await import('../../scripts/train_demo.ts');
+    const evals = [{ step: 0, heldout: 8 }, { step: 1000, heldout: 3.3 }, { step: 2000, heldout: 3.9 }];
+    expect(overfitNote(evals, 2000)).toContain('lowest at step 1000 (3.3000)');
+    expect(overfitNote(evals.slice(0, 2), 1000)).toBe('');
+    expect(overfitNote([], 10)).toBe('');
   });
 });
