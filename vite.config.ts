@@ -31,14 +31,15 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-/** '/' opens the explorer (its page lives at src/explorer/index.html in dev). */
+/** '/' opens the explorer (its page lives at src/explorer/index.html in dev), its query (?backend=..., ?db=...) kept. */
 const explorerAtRoot: Plugin = {
   name: 'explorer-at-root',
   configureServer(server) {
     server.middlewares.use((req, res, next) => {
-      if (req.url !== '/' && req.url !== '/index.html') return next();
+      const [path, query] = (req.url ?? '').split(/\?(.*)/s, 2);
+      if (path !== '/' && path !== '/index.html') return next();
       res.statusCode = 302;
-      res.setHeader('Location', '/src/explorer/index.html');
+      res.setHeader('Location', `/src/explorer/index.html${query ? `?${query}` : ''}`);
       res.end();
     });
   },

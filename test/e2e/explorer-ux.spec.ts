@@ -295,7 +295,9 @@ test('the explorer explains its results and keeps the flow honest (status, short
 
   await test.step('a shared link (#prompt=...) fills the prompt on load', async () => {
     const other = await context.newPage();
-    await other.goto(pageUrl('ux-explorer', `#${new URLSearchParams({ prompt: 'In the beginning' })}`));
+    // opened at the site root, as the demo prints it: '/' redirects to the page with its query (the settings) kept
+    await other.goto(pageUrl('ux-explorer', `#${new URLSearchParams({ prompt: 'In the beginning' })}`).replace('/src/explorer/index.html', '/'));
+    expect(new URL(other.url()).pathname).toBe('/src/explorer/index.html');
     expect(await waitReady(other)).toBe('indexeddb');
     await expect(explorer(other).locator('textarea.prompt')).toHaveValue('In the beginning');
     await expect(explorer(other).locator('button.attribute')).toBeEnabled();
