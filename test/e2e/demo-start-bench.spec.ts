@@ -4,8 +4,8 @@
 // Per backend (auto: WebGPU on a hardware adapter, else the CPU backend, as here; then cpu): a first visit (empty IndexedDB: the index is served over HTTP,
 // read into memory and saved in the background) and a second visit (IndexedDB): page load -> ready, -> index in
 // memory, an attribution clicked the moment the page is ready, and one clicked once the index is in memory.
-// DEMO_SCREENSHOTS=1 then writes docs/screenshots/demo-{1280,390}.png: the served demo (all training texts) on the
-// first prompt, its top result selected.
+// DEMO_SCREENSHOTS=1 then writes docs/screenshots/demo-{1280,390}.png: the served demo (all training texts), the
+// first prompt generated and attributed, its top result selected.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
@@ -54,7 +54,13 @@ async function visit(page: Page, url: string, first: boolean): Promise<Visit> {
   if (process.env.DEMO_SCREENSHOTS && !first) {
     const shots = fileURLToPath(new URL('docs/screenshots/', ROOT));
     mkdirSync(shots, { recursive: true });
-    await attribute(PROMPTS[0]);
+    // as a visitor does it: Generate, then Attribute the completion
+    await el.locator('textarea.prompt').fill(PROMPTS[0]);
+    await el.locator('button.generate').click();
+    await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 600_000 });
+    await page.evaluate(() => delete (window as unknown as { __t: Record<string, number> }).__t.result);
+    await el.locator('button.attribute').click();
+    await page.waitForFunction(() => (window as unknown as { __t: Record<string, number> }).__t.result !== undefined, undefined, { timeout: 600_000 });
     await el.locator('li.result').first().click();
     for (const [w, hgt] of [[1280, 900], [390, 844]] as const) {
       await page.setViewportSize({ width: w, height: hgt });
