@@ -9,7 +9,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 out=${DEMO_START_JSON:-$src/bench/results/demo-start.json}
 port=${DEMO_PORT:-5181}
 work=$(mktemp -d)
-trap 'kill $(cat "$work/demo.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+# the demo runs in its own process group (setsid), so the whole tree (npm, tsx, node) stops with it
+trap 'kill -- -$(cat "$work/demo.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 t0=$(now)
 git clone -q "$src" "$work/clone"
@@ -17,7 +18,7 @@ cd "$work/clone"
 t1=$(now)
 bash scripts/setup.sh > "$work/setup.log" 2>&1
 t2=$(now)
-DEMO_PORT=$port npm run demo > "$work/demo.log" 2>&1 &
+DEMO_PORT=$port setsid npm run demo > "$work/demo.log" 2>&1 &
 echo $! > "$work/demo.pid"
 until grep -q 'the influence explorer is at' "$work/demo.log"; do
   if ! kill -0 "$(cat "$work/demo.pid")" 2>/dev/null; then cat "$work/demo.log"; echo "demo-start: npm run demo exited" >&2; exit 1; fi
