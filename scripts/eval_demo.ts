@@ -28,7 +28,7 @@ export interface VerseResult {
   top: Record<EvalMode, string[]>;
 }
 
-/** the explorer's score modes (dot is its default) */
+/** the explorer's score modes (dot: the component's default; cosine: the demo page's) */
 export const EVAL_MODES = ['dot', 'cosine'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
 
@@ -103,9 +103,9 @@ Fifty well-known verse openings (public/model/eval-verses.json; every verse is i
 - **completed exactly: ${r.results.filter((x) => x.exact).length} of ${r.results.length} (${pct(r.exact)})**: greedy decoding of \`[EOT] + prompt\`
   gives the rest of the verse, then end-of-text;
 - **source verse in the top ${r.top} of the attribution: ${EVAL_MODES.map((m) => `${r.results.filter((x) => x.rank[m] > 0).length} of ${r.results.length} (${pct(r.found[m])}) in ${m} mode`).join(', ')}**:
-  the explorer's query (prompt + the model's completion, the completion's tokens scored; dot is the explorer's
-  default mode, cosine divides by each training text's gradient norm) over the prebuilt index of all training texts
-  (public/index/).
+  the explorer's query (prompt + the model's completion, the completion's tokens scored) over the prebuilt index of
+  all training texts (public/index/). Dot is the raw influence (the \`<influence-explorer>\` component's default);
+  cosine divides it by both gradients' norms, and is what the demo page opens with (src/explorer/main.ts).
 
 | verse | prompt | model's completion | exact | ${EVAL_MODES.map((m) => `source rank (${m})`).join(' | ')} |
 |---|---|---|---|${EVAL_MODES.map(() => '---|').join('')}

@@ -139,6 +139,7 @@ export class InfluenceExplorer extends Base {
       h('ul', {},
         h('li', {}, 'Each result is a training text (here a Bible verse) the model learned from, ranked by its influence on your text: how much training on it made the model more likely to produce the completion (with a completion only the completion is scored; without one, the whole prompt).'),
         h('li', {}, 'The percentage is the text\'s share of the total positive influence of the texts shown, so the shown shares add up to 100 %. Hover it for the raw score. "—" marks a text that works against the completion.'),
+        h('li', {}, 'Two rankings: influence (dot) is the raw effect, and favours texts with large gradients (long or unusual verses); similarity (cosine) divides it by both texts\' gradient sizes, so it finds the texts that pushed the model the same way as your text, usually the text it is recalling.'),
         h('li', {}, 'Highlighted in the completion: the tokens the selected training text supports most. Highlighted in each verse: its words that also appear where it supports your text.'),
         h('li', {}, 'The token map colours every token by the selected text\'s contribution (warm supports, cool opposes); the bar chart splits its score over the model\'s layers, block 1 being nearest the input.'),
         h('li', {}, 'Keys: ', kbd(mod, 'Enter'), ' generates, ', kbd(mod, 'Shift', 'Enter'), ' attributes (in the prompt box); ', kbd('↑'), ' ', kbd('↓'), ' ', kbd('Home'), ' ', kbd('End'), ' move through the results.'),

@@ -1,5 +1,7 @@
 // The demo page: one <influence-explorer> configured for the bundled model, tokenizer and corpus. URL parameters
-// override its attributes (handy for tests and quick demos): ?subset=64&backend=cpu&db=my-db&mode=cosine&prompt=...
+// override its attributes (handy for tests and quick demos): ?subset=64&backend=cpu&db=my-db&mode=dot&prompt=...
+// The page opens in similarity (cosine) mode, not the component's default (dot): on the demo model it finds the
+// verse a completion comes from far more often (public/model/README.md, verse evaluation).
 // The prompt is also kept in the address's hash, #prompt=..., so that a link shares it: read on load (and when the
 // hash changes), rewritten after each attribution.
 import { defineInfluenceExplorer } from './element.ts';
@@ -15,7 +17,7 @@ const defaults: Record<string, string> = {
   'index-url': '/index/',
   'db-name': 'kjv-demo',
   'top-k': '10',
-  mode: 'dot',
+  mode: 'cosine',
   backend: 'auto',
 };
 const alias: Record<string, string> = { db: 'db-name', model: 'model-url', corpus: 'corpus-url', heldout: 'heldout-url', index: 'index-url', tokenizer: 'tokenizer-url', k: 'top-k' };

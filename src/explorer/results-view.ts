@@ -11,6 +11,10 @@ function supported(res: ExplorerResult, it: ExplorerResultItem): boolean[] {
   return supportedTokens(it.tokens, from);
 }
 
+/** what a mode's scores measure, in words */
+const measure = (mode: ScoreMode) => (mode === 'dot' ? 'influence' : 'similarity');
+const scaleText = (mode: ScoreMode) => `Scores: share of the positive ${measure(mode)} of the texts shown (hover for the raw score).`;
+
 export class ResultsView {
   /** the prompt and completion box */
   readonly output: HTMLElement;
@@ -24,6 +28,7 @@ export class ResultsView {
   private selected = 0;
   private readonly outPrompt = h('span', { class: 'prompt-echo' });
   private readonly outCompletion = h('span', { class: 'completion', part: 'completion' });
+  private readonly scale = h('div', { class: 'score-scale meta' }, scaleText('dot'));
   private readonly modes = (['dot', 'cosine'] as const).map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === 'dot' }));
   private readonly staleNote = h('div', { class: 'stale-note', role: 'status', hidden: true });
   private readonly list = h('ol', { class: 'results', part: 'results', role: 'listbox', 'aria-label': 'most influential training texts' });
@@ -39,7 +44,7 @@ export class ResultsView {
       h('label', { title: 'influence divided by both texts\' self-influence: favours texts that push in the same direction, not just strongly' }, modes[1], ' similarity (cosine)'));
     this.box = h('section', { class: 'results-box', 'aria-label': 'results' },
       h('div', { class: 'results-head' }, h('h3', {}, 'Most influential training texts'), modeBox),
-      h('div', { class: 'score-scale meta' }, 'Scores: share of the positive influence of the texts shown (hover for the raw score).'),
+      this.scale,
       this.meta,
       this.staleNote,
       this.list,
@@ -63,6 +68,7 @@ export class ResultsView {
 
   setMode(mode: ScoreMode): void {
     for (const r of this.modes) r.checked = r.value === mode;
+    this.scale.textContent = scaleText(mode);
   }
 
   /** Forgets the results (a restart). */
@@ -84,6 +90,7 @@ export class ResultsView {
     this.result = res;
     this.key = key;
     this.selected = 0;
+    this.scale.textContent = scaleText(res.mode);
     this.meta.textContent = `${res.mode === 'dot' ? 'influence (dot)' : `similarity (${res.mode})`} over ${size} training texts; the model's loss on your text ${formatScore(res.loss)} nats${res.query.truncated ? `; your text was cut to the model's ${res.query.ids.length}-token context` : ''}`;
     const share = shares(res.items.map((it) => it.score));
     const items = res.items.map((it, i) => {
@@ -95,7 +102,7 @@ export class ResultsView {
       const li = h('li', { class: 'result', role: 'option', id: `result-${i}`, 'data-id': it.id, 'data-score': String(it.score), 'data-rank': it.rank, 'aria-selected': i === this.selected ? 'true' : 'false', tabindex: i === this.selected ? 0 : -1 },
         h('span', { class: 'rank' }, `${it.rank}.`),
         h('span', { class: 'ref', title: it.ref ? `training text id: ${it.id}` : undefined }, it.ref ?? it.id),
-        h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive influence of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
+        h('span', { class: 'score', title: share[i] === undefined ? `${raw} (works against your text)` : `${raw}; ${pct} of the positive ${measure(res.mode)} of the ${res.items.length} texts shown`, 'data-share': share[i] === undefined ? undefined : share[i]!.toFixed(6) }, pct),
         bar,
         h('span', { class: 'text' }, ...markWords(it.text, words)),
       );

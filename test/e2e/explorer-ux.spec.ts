@@ -24,7 +24,8 @@ const SHOTS = fileURLToPath(new URL('docs/screenshots/', ROOT));
 test.beforeAll(ensureModel);
 
 function pageUrl(db: string, hash = ''): string {
-  const q = new URLSearchParams({ subset: String(SUBSET), backend: 'cpu', db, model: MODEL, heldout: HELDOUT, index: '' });
+  // dot mode (the component's default; the demo page opens in cosine): the share, tooltip and chart checks are about influence
+  const q = new URLSearchParams({ subset: String(SUBSET), backend: 'cpu', db, model: MODEL, heldout: HELDOUT, index: '', mode: 'dot' });
   return `/src/explorer/index.html?${q}${hash}`;
 }
 

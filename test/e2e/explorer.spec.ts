@@ -72,19 +72,21 @@ for (const backend of ['webgpu', 'cpu'] as const) {
       await expect(el.locator('svg.layers g.layer')).not.toHaveCount(0);
       await shot(page, info, `${backend}-generate-attribute`);
 
-      // a prompt copied from a training text: that text ranks in the top 3 (dot and cosine)
+      // a prompt copied from a training text: that text ranks in the top 3 (cosine, the demo page's default, and dot)
       await el.locator('textarea.prompt').fill(target.text);
       await el.locator('button.attribute').click();
-      await expect(el.locator('.results-meta')).toContainText('dot', { timeout: 90_000 });
+      await expect(el.locator('.results-meta')).toContainText('similarity (cosine)', { timeout: 90_000 });
+      await expect(el.locator('.score-scale')).toContainText('share of the positive similarity');
       await expect(el.locator('li.result').first()).toBeVisible();
       const top3 = async () => el.locator('li.result').evaluateAll((lis) => lis.slice(0, 3).map((li) => li.getAttribute('data-id')));
       await expect.poll(top3, { timeout: 90_000 }).toContain(target.id);
-      await el.locator('input[value="cosine"]').check();
-      await expect(el.locator('.results-meta')).toContainText('cosine', { timeout: 90_000 });
-      expect(await top3()).toContain(target.id);
-      const cs = await scores(el);
-      expect([...cs].sort((a, b) => b - a)).toEqual(cs);
       await shot(page, info, `${backend}-copied-prompt-cosine`);
+      await el.locator('input[value="dot"]').check();
+      await expect(el.locator('.results-meta')).toContainText('influence (dot)', { timeout: 90_000 });
+      await expect(el.locator('.score-scale')).toContainText('share of the positive influence');
+      expect(await top3()).toContain(target.id);
+      const ds = await scores(el);
+      expect([...ds].sort((a, b) => b - a)).toEqual(ds);
 
       // reload: the index comes from IndexedDB, nothing is rebuilt
       const t1 = Date.now();
