@@ -19,7 +19,7 @@ const r = await assembleReport(dir, {
     'fit-scale': 'npm run bench:fit-scale',
     'vs-torch': 'npm run bench:vs-torch (after /usr/bin/python3 bench/make_models.py gpt2-small)',
     'scale, Node / Deno / Chromium': 'npm run bench:scale; npm run bench:scale:deno; SCALE_BENCH=1 SCALE_BENCH_JSON=bench/results/scale-chromium.json npx playwright test test/e2e/scale-bench.spec.ts',
-    'demo start': 'bash bench/demo-start.sh',
+    'demo start': 'DEMO_SCREENSHOTS=1 bash bench/demo-start.sh',
     'demo model verse evaluation': 'npm run eval:demo (public/model/eval.json)',
     report: 'npx tsx bench/report.ts --dir bench/results',
   },

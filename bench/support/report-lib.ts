@@ -241,9 +241,11 @@ export async function assembleReport(dir: string, o: { commands?: Record<string,
       `${ds.date.slice(0, 10)}, ${ds.cores} cores: a fresh clone ${c.cloneSeconds} s, \`bash scripts/setup.sh\` ${c.setupSeconds} s, \`npm run demo\` until it serves ${c.demoUntilServedSeconds} s: **${c.totalSeconds} s** in all. The page (headless Chromium; times from navigation start, an attribution from its click to its result):`, '',
       table(['backend', 'visit', 'index from', 'ready s', 'index in memory s', 'attribution clicked at ready s', 'attribution once in memory s', 'saved in IndexedDB s'], ds.page.rows.map((r) => [r.backend, r.visit, r.indexSource, (r.ready / 1000).toFixed(1), (r.warm / 1000).toFixed(1), (r.attributeAtReady / 1000).toFixed(2), (r.attributeWarm / 1000).toFixed(2), r.saved ? (r.saved / 1000).toFixed(1) : ''])), '');
     goals.push({ goal: 'demo: a fresh clone serves a working explorer in <= 3 min (`bash scripts/setup.sh && npm run demo`)', value: `${c.totalSeconds} s`, met: c.totalSeconds <= 180 });
-    const worst = Math.max(...ds.page.rows.map((r) => r.attributeWarm));
-    const atReady = Math.max(...ds.page.rows.map((r) => r.ready + r.attributeAtReady));
-    goals.push({ goal: 'demo: first attribution after a page load <= 3 s', value: `${(worst / 1000).toFixed(2)} s from the click once the index is in memory (worst visit); ${(atReady / 1000).toFixed(1)} s from navigation to the result when clicked at ready`, met: worst <= 3000 });
+    // the first attribution a visitor asks for once the page says ready (it waits for the index to be in memory)
+    const atReady = ds.page.rows.map((r) => `${r.visit} ${(r.attributeAtReady / 1000).toFixed(2)} s`).join(', ');
+    const worstAtReady = Math.max(...ds.page.rows.map((r) => r.attributeAtReady));
+    const worstWarm = Math.max(...ds.page.rows.map((r) => r.attributeWarm));
+    goals.push({ goal: 'demo: first attribution after a page load <= 3 s (clicked the moment the page is ready)', value: `${atReady}; once the index is in memory at most ${(worstWarm / 1000).toFixed(2)} s`, met: worstAtReady <= 3000 });
   } else missing.push('demo-start.json (bash bench/demo-start.sh)');
   const ev = await readJson<DemoEvalJson>(new URL('../../public/model/eval.json', import.meta.url).pathname);
   if (ev) {
