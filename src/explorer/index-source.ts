@@ -36,6 +36,11 @@ export interface AcquireIndexOptions {
   damping: number;
   onProgress?: (p: IndexProgress) => void;
   onNote?: (message: string) => void;
+  /**
+   * 'served': the background copy into IndexedDB starts once this settles (the explorer passes the end of its
+   * read into memory, so the copy does not compete with it for the network, the decoder and the CPU)
+   */
+  saveAfter?: Promise<unknown>;
 }
 
 export interface AcquiredIndex {
@@ -81,6 +86,7 @@ export async function acquireIndex(o: AcquireIndexOptions): Promise<AcquiredInde
       const index = await o.engine.openIndex(http, o.model);
       const saved = (async () => {
         o.onProgress?.({ stage: 'save', done: 0, total: 1 });
+        await o.saveAfter;
         await copyStore(http, store, { onProgress: (done, total) => o.onProgress?.({ stage: 'save', done, total }) });
         return true;
       })().catch((e: unknown) => {

@@ -182,6 +182,9 @@ export class SessionLoader {
         for (const l of hubs.get(key) ?? []) l(p);
       };
       acquired = await once(key, async (): Promise<Acquired> => {
+        // a served index is copied into IndexedDB after it is read into memory (the first attribution waits for the read)
+        let warmSettled!: () => void;
+        const saveAfter = new Promise<void>((r) => (warmSettled = r));
         const a = await acquireIndex({
           engine: se.engine,
           model: sm.model,
@@ -197,6 +200,7 @@ export class SessionLoader {
           damping: s.damping,
           onProgress: emit,
           onNote: (m) => !stale() && hooks.note(m),
+          saveAfter,
         });
         // repeated attributions read the decoded gradients from memory instead of IndexedDB or HTTP (129 MB of f32
         // for the demo's 29,563 texts at 17 layers of k 8x8; larger indexes keep what fits and read the rest)
@@ -209,6 +213,7 @@ export class SessionLoader {
             return false;
           },
         );
+        void warmed.then(warmSettled);
         void a.saved?.then((ok) => ok && emit({ stage: 'save', done: 1, total: 1 }));
         return { index: a.index, source: a.source, warmed };
       });
