@@ -69,9 +69,10 @@ export async function evalDemo(o: { index?: string; model?: string; top?: number
       let ids = [...promptIds, ...g.tokens, ...(g.stopReason === 'eot' ? [eot] : [])].slice(0, lm.contextLength);
       const target = ids.map((_, i) => (i >= promptIds.length ? 1 : 0));
       if (ids.length <= promptIds.length) ids = promptIds; // nothing generated: the prompt alone
+      const query = [{ id: 'q', input_ids: ids, ...(ids.length > promptIds.length ? { target_mask: target } : {}) }];
       const rank = {} as Record<EvalMode, number>, tops = {} as Record<EvalMode, string[]>;
       for (const mode of EVAL_MODES) {
-        const r = await index.query([{ id: 'q', input_ids: ids, ...(ids.length > promptIds.length ? { target_mask: target } : {}) }], { topK: top, mode, scores: false });
+        const r = await index.query(query, { topK: top, mode, scores: false });
         tops[mode] = r.top[0].map((t) => t.id);
         rank[mode] = tops[mode].indexOf(v.ref) + 1;
       }
