@@ -60,6 +60,36 @@ export const DEFAULTS: Flags = {
   reportOnly: false, resume: false,
 };
 
+/** flags of the learning-rate schedule and optimiser: a resume may change them, which starts a new segment */
+const SCHEDULE = ['steps', 'lr', 'minLr', 'warmup', 'weightDecay'] as const;
+export type Schedule = Pick<Flags, (typeof SCHEDULE)[number]>;
+
+/**
+ * One resume of a run: at which step, whether it was exact (checkpoint.bin: parameters and AdamW moments) or a warm
+ * restart (model.onnx weights, fresh moments), and the schedule flags in effect before it where this resume changed them.
+ */
+export interface Restart {
+  step: number;
+  exact: boolean;
+  at?: string;
+  before?: Partial<Schedule>;
+}
+
+/** a restart as saved: older logs spelled a changed --steps as stepsBefore */
+export type SavedRestart = Restart & { stepsBefore?: number };
+
+function readRestart(r: SavedRestart): Restart {
+  const { stepsBefore, ...rest } = r;
+  return stepsBefore === undefined ? rest : { ...rest, before: { steps: stepsBefore, ...rest.before } };
+}
+
+/** the schedule flags whose value in `prev` differs from `next` */
+function scheduleChanges(prev: Flags, next: Flags): Partial<Schedule> | undefined {
+  const out: Partial<Schedule> = {};
+  for (const k of SCHEDULE) if (prev[k] !== undefined && prev[k] !== next[k]) out[k] = prev[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** flags that fix what is trained: a resumed or re-reported run must keep them */
 const FIXED = ['layers', 'embd', 'heads', 'context', 'batch', 'seed', 'heldoutPercent', 'devil'] as const;
 
@@ -109,7 +139,7 @@ interface Previous {
   flags: Flags;
   curve: (StepResult & { elapsed: number })[];
   evals: { step: number; elapsed: number; heldout: number; trainSample: number }[];
-  restarts?: { step: number; exact: boolean; at: string; stepsBefore?: number }[];
+  restarts?: SavedRestart[];
   trainSeconds: number;
   complete?: boolean;
 }
@@ -237,13 +267,13 @@ async function main(): Promise<void> {
   let trainSeconds = 0;
   /** seconds of earlier runs this one continues */
   let before = 0;
-  const restarts: { step: number; exact: boolean; at: string; stepsBefore?: number }[] = [];
+  const restarts: Restart[] = [];
   const previous = flags.reportOnly || flags.resume ? readPrevious(logPath, flags) : null;
   if (previous) {
     curve.push(...previous.curve);
     evals.push(...previous.evals);
     trainSeconds = before = previous.trainSeconds;
-    restarts.push(...(previous.restarts ?? []));
+    restarts.push(...(previous.restarts ?? []).map(readRestart));
   }
   if (flags.reportOnly) {
     loadWeights(trainer, modelPath);
@@ -258,7 +288,8 @@ async function main(): Promise<void> {
         trainer.restore({ step, values: trainer.values });
       }
       const exact = !!ckpt && ckpt.step === step;
-      restarts.push({ step, exact, at: new Date().toISOString(), ...(previous.flags.steps !== flags.steps ? { stepsBefore: previous.flags.steps } : {}) });
+      const before = scheduleChanges(previous.flags, flags);
+      restarts.push({ step, exact, at: new Date().toISOString(), ...(before ? { before } : {}) });
       console.log(`resume: step ${step} of ${flags.steps}, ${exact ? 'exactly (checkpoint.bin: parameters and AdamW moments)' : 'warm restart (model.onnx weights, fresh AdamW moments)'}`);
     }
     const elapsed = () => before + (performance.now() - t0) / 1000;
@@ -370,33 +401,39 @@ function command(flags: Flags): string {
 }
 
 /**
- * The commands that reproduce a run, its restarts included: a restart that changed --steps (the schedule) or was a
- * warm restart (fresh AdamW moments) changes the result, so each such segment is one command; an exact resume with
- * the same --steps is the same as not stopping, and is left out.
+ * The commands that reproduce a run, its restarts included: a restart that changed the schedule (--steps, --lr, ...)
+ * or was a warm restart (fresh AdamW moments) changes the result, so each such segment is one command; an exact
+ * resume with the same schedule is the same as not stopping, and is left out.
  */
-export function reproduceCommands(flags: Flags, restarts: { step: number; exact: boolean; stepsBefore?: number }[]): string[] {
-  const cuts = restarts.filter((r) => !r.exact || r.stepsBefore !== undefined);
+export function reproduceCommands(flags: Flags, restarts: SavedRestart[]): string[] {
+  const cuts = restarts.map(readRestart).filter((r) => !r.exact || r.before !== undefined);
   if (!cuts.length) return [command(flags)];
-  // the --steps in effect before each cut, from the last one back
-  const totals: number[] = new Array(cuts.length + 1);
-  totals[cuts.length] = flags.steps;
-  for (let i = cuts.length - 1; i >= 0; i--) totals[i] = cuts[i].stepsBefore ?? totals[i + 1];
+  // the flags in effect in each segment, from the last one back
+  const seg: Flags[] = new Array(cuts.length + 1);
+  seg[cuts.length] = flags;
+  for (let i = cuts.length - 1; i >= 0; i--) seg[i] = { ...seg[i + 1], ...cuts[i].before };
   // a segment that ended before its --steps was stopped by hand (at a checkpoint); one that ran to its end was not
   const stop = (at: number, total: number, first: boolean) => (at < total ? `   # stop it after step ${at}${first ? ' (a checkpoint every 250 steps)' : ''}` : '');
-  const out = [`${command({ ...flags, steps: totals[0] })}${stop(cuts[0].step, totals[0], true)}`];
+  const out = [`${command(seg[0])}${stop(cuts[0].step, seg[0].steps, true)}`];
   const ckpt = join(flags.out, 'checkpoint.bin');
   cuts.forEach((c, i) => {
     if (!c.exact) out.push(`rm ${ckpt}   # step ${c.step} was a warm restart (fresh AdamW moments)`);
     const next = cuts[i + 1];
-    out.push(`${command({ ...flags, steps: totals[i + 1] })} --resume${next ? stop(next.step, totals[i + 1], false) : ''}`);
+    out.push(`${command(seg[i + 1])} --resume${next ? stop(next.step, seg[i + 1].steps, false) : ''}`);
   });
   return out;
+}
+
+/** "changing --steps from 10000, --lr from 0.002" for a restart's changed schedule flags */
+function describeChanges(before: Partial<Schedule>): string {
+  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return 'changing ' + Object.entries(before).map(([k, v]) => `${flag(k)} from ${v}`).join(', ') + ' (the learning-rate schedule recomputed)';
 }
 
 interface Log {
   config: Gpt2Config;
   ep: string;
-  restarts: { step: number; exact: boolean; stepsBefore?: number }[];
+  restarts: Restart[];
   tokensSeen: number;
   parameters: number;
   threads: number;
@@ -457,7 +494,7 @@ ${flags.warmup} warmup steps and cosine decay to ${flags.minLr}, gradient-norm c
 reverse-mode ONNX autograd (src/autograd/) run in ${log.ep === 'native' ? 'onnxruntime-node (native CPU' : 'onnxruntime-web (wasm'}, ${log.threads} threads${log.restarts.length ? '; the last run' : ''}) on a 2-core CPU machine.
 Training took **${hms(f.trainSeconds)}** of wall time (periodic evaluations included; ${log.tokensSeen.toLocaleString('en-US')} predicted
 tokens, ${Math.round(log.tokensSeen / f.trainSeconds).toLocaleString('en-US')} per second overall); the final evaluation ${hms(f.evalSeconds)}. Wall time
-depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}${r.stepsBefore ? `, changing --steps from ${r.stepsBefore} (the cosine decay recomputed for the new total)` : ''}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
+depends on what else shares the cores.${log.restarts.length ? ` The run was resumed ${log.restarts.length === 1 ? 'once' : `${log.restarts.length} times`} (${log.restarts.map((r) => `at step ${r.step}, ${r.exact ? 'exactly from checkpoint.bin' : 'warm restart from model.onnx'}${r.before ? `, ${describeChanges(r.before)}` : ''}`).join('; ')}).` : ''}${flags.reportOnly ? ' (Losses and samples in this card were recomputed with --report-only from the saved model.)' : ''}
 
 ## Results (nats per predicted token)
 | | loss | perplexity |

@@ -1,5 +1,5 @@
 // The model card's "Reproduce" commands (scripts/train_demo.ts reproduceCommands): a run with restarts is reproduced
-// segment by segment where a restart changed the schedule (--steps) or the optimiser state (a warm restart).
+// segment by segment where a restart changed the schedule (--steps, --lr, ...) or the optimiser state (a warm restart).
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, reproduceCommands } from '../../scripts/train_demo.ts';
 
@@ -23,6 +23,20 @@ describe('train_demo reproduce commands', () => {
       'rm public/model/checkpoint.bin   # step 10000 was a warm restart (fresh AdamW moments)',
       `${T} --steps 28000 --resume   # stop it after step 13250`,
       `${T} --steps 24000 --resume`,
+    ]);
+  });
+
+  it('a restart that changed --lr and --min-lr runs the earlier segments with the earlier values', () => {
+    const cmds = reproduceCommands({ ...DEFAULTS, steps: 40000, lr: 8e-4, minLr: 1e-5 }, [
+      { step: 10000, exact: false, stepsBefore: 10000 },
+      { step: 24000, exact: false, before: { steps: 24000, lr: 2e-3, minLr: 1e-4 } },
+    ]);
+    expect(cmds).toEqual([
+      T,
+      'rm public/model/checkpoint.bin   # step 10000 was a warm restart (fresh AdamW moments)',
+      `${T} --steps 24000 --resume`,
+      'rm public/model/checkpoint.bin   # step 24000 was a warm restart (fresh AdamW moments)',
+      `${T} --steps 40000 --lr 0.0008 --min-lr 0.00001 --resume`,
     ]);
   });
 });
