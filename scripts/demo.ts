@@ -5,7 +5,7 @@
 //
 //   npm run demo                    # port 5173 (DEMO_PORT overrides)
 //   npm run demo -- --no-index      # serve at once; the page then indexes the first 1,000 verses itself
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { createServer } from 'vite';
 import { buildDemoIndex, completeIndex, demoModelSha256, demoTrainingRows, root } from './build_demo_index.ts';
 import type { Manifest } from '../src/store/store.ts';
@@ -22,6 +22,12 @@ if (!skipIndex) {
   } else {
     const why = !manifest ? 'there is none' : manifest.settings.modelSha256 !== sha ? 'the one there was made for another model' : 'the one there is incomplete';
     console.log(`demo: building the explorer's index of ${ids.length} training texts into public/index/ (${why}; progress and ETA below; Ctrl-C and rerun resumes)`);
+    // an index of another model cannot be continued: it goes (it is derived from the committed files: `git checkout
+    // public/index` restores the one made for the committed model)
+    if (manifest && manifest.settings.modelSha256 !== sha) {
+      console.log(`demo: removing public/index/ (made for model ${manifest.settings.modelSha256.slice(0, 12)}, this one is ${sha.slice(0, 12)})`);
+      await rm(`${root}public/index`, { recursive: true, force: true });
+    }
     console.log(JSON.stringify(await buildDemoIndex()));
   }
 }
