@@ -93,8 +93,6 @@ export class InfluenceExplorer extends Base {
   private tok?: ByteBPETokenizer;
   private rowsById = new Map<string, CorpusRow>();
   private index?: LograIndex;
-  /** the index read into memory in the background (the session's `warmed`): queries wait for it, not reading twice */
-  private warmed?: Promise<boolean>;
   private last?: Generated;
   private lastQuery?: AttributionQuery;
   private busy = false;
@@ -333,7 +331,6 @@ export class InfluenceExplorer extends Base {
       // a restart: reset what depended on the old settings
       this.ready = this.newReady();
       this.index = undefined;
-      this.warmed = undefined;
       this.sm = undefined;
       this.lastQuery = undefined;
       this.view.clear();
@@ -379,7 +376,6 @@ export class InfluenceExplorer extends Base {
       const s = await loader.load();
       if (!s) return;
       this.rowsById = s.rowsById;
-      this.warmed = s.warmed;
       this.status.idleSummary = `Ready: ${s.index.size} training texts ${{ indexeddb: 'opened from this browser', built: 'indexed in this browser', served: 'read from the server' }[s.source]}${s.se.kind === 'cpu' ? ', on the CPU' : ', on WebGPU'}. Type a prompt, then Generate and Attribute.`;
       this.dataset.state = 'ready';
       this.status.render();
@@ -507,11 +503,6 @@ export class InfluenceExplorer extends Base {
     this.els.errorBanner.hidden = true;
     const t0 = performance.now();
     try {
-      if (this.warmed) {
-        // the background read of the index into memory: this query would read the same chunks, so it waits for it
-        this.status.progress('query', 0, 0, 'finishing loading the index into memory…');
-        await this.warmed;
-      }
       this.status.progress('query', 0, 0, 'computing the gradient of your text…');
       const res = await attributeQuery(index, tok, this.rowsById, q, {
         topK: this.topK,

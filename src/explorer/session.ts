@@ -73,15 +73,12 @@ export interface Session {
   rowsById: Map<string, CorpusRow>;
   index: LograIndex;
   source: IndexSource;
-  /** the index read into memory (LograIndex.warm) in the background; false when that failed (queries still work) */
-  warmed: Promise<boolean>;
 }
 
 /** An acquired index and what runs on after it, shared by every element on the index's key. */
 interface Acquired {
   index: LograIndex;
   source: IndexSource;
-  warmed: Promise<boolean>;
 }
 
 /** memory for decoded index chunks kept between attributions (LograIndex.cacheBytes) */
@@ -205,7 +202,8 @@ export class SessionLoader {
         // repeated attributions read the decoded gradients from memory instead of IndexedDB or HTTP (129 MB of f32
         // for the demo's 29,563 texts at 17 layers of k 8x8; larger indexes keep what fits and read the rest)
         a.index.cacheBytes = EXPLORER_CACHE_BYTES;
-        // read into memory now, in the background: the first attribution then scans nothing
+        // read into memory now, in the background: an attribution meanwhile shares its reads (LograIndex.warm), and
+        // later ones scan nothing
         const warmed = a.index.warm({ onProgress: (e) => emit({ stage: 'warm', done: e.done, total: e.total }) }).then(
           () => true,
           (e: unknown) => {
@@ -215,7 +213,7 @@ export class SessionLoader {
         );
         void warmed.then(warmSettled);
         void a.saved?.then((ok) => ok && emit({ stage: 'save', done: 1, total: 1 }));
-        return { index: a.index, source: a.source, warmed };
+        return { index: a.index, source: a.source };
       });
     } catch (e) {
       hub.delete(listener);
@@ -228,7 +226,7 @@ export class SessionLoader {
     const resumed = this.skipped && acquired.source === 'built' ? ` (resumed: ${this.skipped} were already stored)` : '';
     hooks.finish('index', `${index.size} texts, ${how}${resumed}`);
     if (acquired.source === 'indexeddb') hooks.finish('fit', 'stored with the index');
-    return { se, sm, tok, rowsById, index, source: acquired.source, warmed: acquired.warmed };
+    return { se, sm, tok, rowsById, index, source: acquired.source };
   }
 
   private onIndexProgress(p: IndexProgress): void {

@@ -7,12 +7,31 @@ import type { DecodePool } from './scan-pool.ts';
 
 /**
  * Decoded chunks kept in memory between queries, by chunk key (a committed chunk never changes under its key), up
- * to `maxBytes` of float32 rows; the least recently used go first.
+ * to `maxBytes` of float32 rows; the least recently used go first. Reads in flight are shared: a query that needs a
+ * chunk which warm() (or another query) is reading waits for that read instead of reading it again.
  */
 export class ChunkCache {
   private readonly map = new Map<string, Float32Array>();
+  private readonly inflight = new Map<string, Promise<Float32Array>>();
   private bytes = 0;
   constructor(readonly maxBytes: number) {}
+  /**
+   * The chunk under `key`: from memory, from a read already in flight, or from `read()` (shared with any caller
+   * that asks for the same key before it settles; a failed read is not kept).
+   */
+  load(key: string, read: () => Promise<Float32Array>): Promise<Float32Array> {
+    const hit = this.get(key);
+    if (hit) return Promise.resolve(hit);
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = read().then((d) => {
+        this.set(key, d);
+        return d;
+      }).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
   get(key: string): Float32Array | undefined {
     const d = this.map.get(key);
     if (d) {
@@ -36,34 +55,28 @@ export class ChunkCache {
   }
 }
 
-/** Decodes (and verifies) chunk i of the manifest. */
-export async function readChunk(store: LogStore, m: Manifest, i: number, cache?: ChunkCache): Promise<Float32Array> {
+/** Decodes (and verifies) chunk i of the manifest: in a decode pool's worker when given one, else here. */
+export function readChunk(store: LogStore, m: Manifest, i: number, cache?: ChunkCache, pool?: DecodePool): Promise<Float32Array> {
   const c = m.chunks[i];
-  let data = cache?.get(c.key);
-  if (!data) {
-    data = decodeChunk(await store.readBlob(c.key), `${store.location}/${c.key}`, { checksum: c.checksum, rows: c.rows, cols: m.cols }).data;
-    cache?.set(c.key, data);
-  }
-  return data;
+  const name = `${store.location}/${c.key}`;
+  const read = async () => {
+    const bytes = await store.readBlob(c.key);
+    return pool ? pool.decode({ bytes, name, checksum: c.checksum, rows: c.rows, cols: m.cols }) : decodeChunk(bytes, name, { checksum: c.checksum, rows: c.rows, cols: m.cols }).data;
+  };
+  return cache ? cache.load(c.key, read) : read();
 }
 
 /**
- * Reads and verifies every chunk in order (or takes it from `cache`), calling fn with its rows. With a decode pool
- * (scan-pool.ts, Node), chunks are read and decoded in worker threads up to `pool.size + 1` chunks ahead of fn.
+ * Reads and verifies every chunk in order (or takes it from `cache`, or waits for a read of it already in flight
+ * there), calling fn with its rows. Chunks are read ahead of fn: with a decode pool (scan-pool.ts, Node) up to
+ * `pool.size + 1`, decoded in worker threads; without one, the next chunk (its download overlaps fn and the decoding
+ * of the current one).
  */
 export async function forEachChunk(store: LogStore, m: Manifest, fn: (data: Float32Array, rows: number, start: number, index: number) => Promise<void>, signal?: AbortSignal, cache?: ChunkCache, pool?: DecodePool): Promise<void> {
   let start = 0;
-  const ahead = pool ? pool.size + 1 : 0;
+  const ahead = pool ? pool.size + 1 : 1;
   const inflight: Promise<Float32Array>[] = [];
-  const fetch = (i: number): Promise<Float32Array> => {
-    const c = m.chunks[i];
-    const hit = cache?.get(c.key);
-    if (hit || !pool) return hit ? Promise.resolve(hit) : readChunk(store, m, i, cache);
-    return store.readBlob(c.key).then((bytes) => pool.decode({ bytes, name: `${store.location}/${c.key}`, checksum: c.checksum, rows: c.rows, cols: m.cols })).then((d) => {
-      cache?.set(c.key, d);
-      return d;
-    });
-  };
+  const fetch = (i: number): Promise<Float32Array> => readChunk(store, m, i, cache, pool);
   try {
     for (let i = 0; i < m.chunks.length; i++) {
       checkAbort(signal, 'reading the index');

@@ -20,6 +20,8 @@ export const DEVICE_BLOCK_BYTES = 64 * 2 ** 20;
 
 export class DeviceRows {
   private readonly map = new Map<string, { t: BTensor; bytes: number }>();
+  /** blocks being uploaded: a scan that reaches one waits for that upload (warm() and a query running together) */
+  private readonly uploading = new Map<string, Promise<void>>();
   private bytes = 0;
   /** blocks uploaded so far (a resident block is uploaded once) */
   uploads = 0;
@@ -54,15 +56,32 @@ export class DeviceRows {
       if (last === m.chunks.length) last--;
       const key = m.chunks.slice(first, last + 1).map((c) => c.key).join('|');
       let hit = this.map.get(key);
+      const pending = hit ? undefined : this.uploading.get(key);
+      if (pending) {
+        await pending;
+        hit = this.map.get(key);
+      }
       let owned = false;
       if (!hit) {
-        const t = await this.upload(store, m, first, last, rows, f16, hostCache);
-        this.uploads++;
-        hit = { t, bytes };
-        if (this.bytes + bytes <= this.maxBytes) {
-          this.map.set(key, hit);
+        // only a block that will stay resident is shared (one past the budget belongs to the scan that uploads it);
+        // it is registered before the shared promise settles, so a waiting scan finds it
+        const resident = this.bytes + bytes <= this.maxBytes;
+        const up = this.upload(store, m, first, last, rows, f16, hostCache).then((t) => {
+          this.uploads++;
+          const e = { t, bytes };
+          if (!resident || this.bytes + bytes > this.maxBytes) return { e, owned: true };
+          this.map.set(key, e);
           this.bytes += bytes;
-        } else owned = true;
+          return { e, owned: false };
+        });
+        if (resident) {
+          // a failed upload is its own scan's error; a waiting scan then uploads the block itself
+          this.uploading.set(key, up.then(() => undefined, () => undefined));
+          up.finally(() => this.uploading.delete(key)).catch(() => undefined);
+        }
+        const r = await up;
+        hit = r.e;
+        owned = r.owned;
       }
       try {
         await fn(hit.t, rows, start, last);

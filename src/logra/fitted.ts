@@ -10,6 +10,8 @@ import type { FitState } from './fit.ts';
 
 export class Fitted {
   private readonly cache = new Map<number, LayerPreconditioner>();
+  /** layers being read: concurrent callers (warm() and a query) share one read */
+  private readonly reading = new Map<number, Promise<LayerPreconditioner>>();
   private held = 0;
   /** total self-influence per example */
   readonly total: Float64Array;
@@ -51,6 +53,15 @@ export class Fitted {
       this.cache.set(l, hit);
       return hit;
     }
+    let p = this.reading.get(l);
+    if (!p) {
+      p = this.read(l).finally(() => this.reading.delete(l));
+      this.reading.set(l, p);
+    }
+    return p;
+  }
+
+  private async read(l: number): Promise<LayerPreconditioner> {
     const ref = this.m.blobs[BLOB.fit(l)];
     if (!ref) throw new StoreError(`the fit of layer ${l} (${this.m.settings.layers[l]?.name}) is missing; run fit again`, this.store.location);
     const t = unpackTensors(await readChecked(this.store, BLOB.fit(l), ref), `${this.store.location}/${ref.key} (fit of ${this.m.settings.layers[l].name})`);

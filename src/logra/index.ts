@@ -26,7 +26,10 @@ export const AUTO_SCAN_BYTES = 16 * 2 ** 20;
 
 export class LograIndex {
   private fitted?: Fitted;
-  private projCache?: Projections;
+  /** the projections, once read (or being read: concurrent callers share one read) */
+  private projCache?: Promise<Projections>;
+  /** an ensureFitted() in flight: warm() and a query arriving together share it (one read of the fit, one fit) */
+  private fitting?: Promise<Fitted>;
   private chunkCache?: ChunkCache;
   /** bytes of fitted preconditioners kept in memory between queries (others are read from their blobs per query) */
   fitCacheBytes = DEFAULT_FIT_MEMORY;
@@ -148,8 +151,15 @@ export class LograIndex {
   }
 
   /** P_in / P_out per layer: regenerated (random, identity) or read from the store (pca, given). */
-  async projections(): Promise<Projections> {
-    if (this.projCache) return this.projCache;
+  projections(): Promise<Projections> {
+    this.projCache ??= this.readProjections().catch((e: unknown) => {
+      this.projCache = undefined;
+      throw e;
+    });
+    return this.projCache;
+  }
+
+  private async readProjections(): Promise<Projections> {
     const s = this.m.settings;
     const layers = s.layers.map((l) => ({ name: l.name, dIn: l.dIn, dOut: l.dOut }));
     let p: Projections;
@@ -164,7 +174,6 @@ export class LograIndex {
       const q = p.get(l.name)!;
       if (q.kIn !== l.kIn || q.kOut !== l.kOut) throw new StoreError(`projection of ${l.name} is ${q.kOut}x${q.kIn}, the manifest says ${l.kOut}x${l.kIn}`, this.store.location);
     });
-    this.projCache = p;
     return p;
   }
 
@@ -227,8 +236,13 @@ export class LograIndex {
    * the lock can be taken at once and the medium takes it, computed in memory (and not saved) otherwise: readers
    * never wait for writers and work on read-only media.
    */
-  private async ensureFitted(): Promise<Fitted> {
-    if (this.fitted) return this.fitted;
+  private ensureFitted(): Promise<Fitted> {
+    if (this.fitted) return Promise.resolve(this.fitted);
+    this.fitting ??= this.fitOrLoad().finally(() => (this.fitting = undefined));
+    return this.fitting;
+  }
+
+  private async fitOrLoad(): Promise<Fitted> {
     if (fitIsCurrent(this.m)) return (this.fitted = await Fitted.load(this.store, this.m, this.fitCacheBytes));
     const st = this.fitState;
     const fo: FitOptions = { hessian: st?.hessian, damping: st?.damping, absolute: st?.absolute };
@@ -318,23 +332,30 @@ export class LograIndex {
    * the model's projection session, and every row: onto the device on a WebGPU backend (deviceBytes; the top items'
    * per-layer scores then read their few chunks per query), otherwise decoded into memory (cacheBytes; without a
    * cache there is nothing to keep and the rows are not read). An interactive client calls it in the background
-   * after opening the index; queries meanwhile work as usual. Progress counts chunks.
+   * after opening the index; a query meanwhile shares its reads (a chunk, layer or block that warm() is reading is
+   * awaited, not read again), so it is never slower than waiting for warm() first. Progress counts chunks.
    */
   async warm(opts: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<void> {
     await this.reading(async () => {
       const f = await this.ensureFitted();
-      for (let l = 0; l < f.layers; l++) await f.layer(l);
-      if (this.model) await this.projector(this.model);
-      else await this.projections();
+      // the layers' preconditioners a few at a time (over HTTP each is a request) and the projection session, while
+      // the rows are read
+      let next = 0;
+      const reader = async () => {
+        while (next < f.layers) await f.layer(next++);
+      };
       const total = this.m.chunks.length;
       const report = (done: number) => opts.onProgress?.({ stage: 'warm', done, total, unit: 'chunks' });
-      report(0);
-      const device = this.device;
-      if (device && device.maxBytes > 0) {
-        await device.forEachBlock(this.store, this.m, async (_t, _n, _s, last) => report(last + 1), opts.signal, this.chunkCache);
-      } else if (this.chunkCache) {
-        await forEachChunk(this.store, this.m, async (_d, _n, _s, i) => report(i + 1), opts.signal, this.chunkCache, await this.decodePool());
-      }
+      const rows = async () => {
+        report(0);
+        const device = this.device;
+        if (device && device.maxBytes > 0) {
+          await device.forEachBlock(this.store, this.m, async (_t, _n, _s, last) => report(last + 1), opts.signal, this.chunkCache);
+        } else if (this.chunkCache) {
+          await forEachChunk(this.store, this.m, async (_d, _n, _s, i) => report(i + 1), opts.signal, this.chunkCache, await this.decodePool());
+        }
+      };
+      await Promise.all([rows(), this.model ? this.projector(this.model) : this.projections(), ...Array.from({ length: Math.min(4, f.layers) }, reader)]);
       report(total);
     });
   }

@@ -15,17 +15,18 @@ const modelBytes = new Uint8Array(readFileSync(new URL('model.onnx', fx)));
 const data = randomSequences(40, 5);
 const queries = randomSequences(2, 77, 'q');
 
-/** A store that counts blob reads. */
-function counting(store: LogStore): { store: LogStore; reads: () => number } {
+/** A store that counts blob reads (in all and by key). */
+function counting(store: LogStore): { store: LogStore; reads: () => number; byKey: Map<string, number> } {
   let n = 0;
+  const byKey = new Map<string, number>();
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      if (prop === 'readBlob') return (key: string) => (n++, (v as LogStore['readBlob']).call(target, key));
+      if (prop === 'readBlob') return (key: string) => (n++, byKey.set(key, (byKey.get(key) ?? 0) + 1), (v as LogStore['readBlob']).call(target, key));
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { store: proxy, reads: () => n };
+  return { store: proxy, reads: () => n, byKey };
 }
 
 const base = new MemoryStore('warm');
@@ -57,6 +58,50 @@ describe('LograIndex.warm', () => {
       if (backend === 'cpu') expect(c.reads()).toBe(before);
       else expect(c.reads() - before).toBeLessThanOrEqual(5 * queries.length);
       warm.top.forEach((items, j) => {
+        expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
+        items.forEach((t, i) => {
+          expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
+          t.layers!.forEach((v, l) => expect(v).toBeCloseTo(cold.top[j][i].layers![l], 3));
+        });
+      });
+      await ix.dispose();
+    }, 120_000);
+  }
+
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    it(`${backend}: a query scored while warm() reads shares its reads (no blob read twice by the scans) and equals a cold query`, async () => {
+      const engine = backend === 'cpu' ? e.cpu : e.gpu, m = backend === 'cpu' ? e.model : e.gpuModel;
+      const opts = { topK: 5, perLayer: true, perToken: true, scores: false };
+      const cold = await (await engine.openIndex(base, m)).query(queries, opts);
+      const c = counting(base);
+      // chunk reads are held until both scans have had the chance to ask for the first chunk
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let asked = 0;
+      const gated = new Proxy(c.store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if (prop === 'readBlob') return async (key: string) => (key.startsWith('chunk-') && (asked++, await gate), (v as LogStore['readBlob'])(key));
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const ix = await engine.openIndex(gated, m);
+      ix.cacheBytes = 2 ** 24;
+      const g = await ix.queryGradients(queries, { perToken: true });
+      // the explorer's first attribution: clicked while the index is still being read into memory
+      const both = Promise.all([ix.warm(), ix.scoreGradients(g, opts)]);
+      const turn = () => new Promise<void>((r) => setImmediate(r));
+      while (asked === 0) await turn();
+      for (let i = 0; i < 50; i++) await turn();
+      open();
+      const [, during] = await both;
+      const twice = [...c.byKey].filter(([, n]) => n > 1);
+      // the fit, the self-influences and every chunk are read once for both; on WebGPU the top items' per-layer and
+      // per-token scores read their own few chunks afterwards (as after warm() alone)
+      if (backend === 'cpu') expect(twice).toEqual([]);
+      else expect(twice.reduce((a, [, n]) => a + n - 1, 0)).toBeLessThanOrEqual(5 * queries.length);
+      for (const b of Object.values(ix.manifest.blobs)) if (b.key.startsWith('fit-') || b.key.startsWith('self-')) expect(c.byKey.get(b.key)).toBe(1);
+      during.top.forEach((items, j) => {
         expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
         items.forEach((t, i) => {
           expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
