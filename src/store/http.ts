@@ -13,9 +13,15 @@ export class HttpStore implements LogStore {
     this.location = base.endsWith('/') ? base : `${base}/`;
   }
 
-  private async get(path: string): Promise<Response | undefined> {
+  private async get(path: string, headers?: Record<string, string>): Promise<Response | undefined> {
     const url = new URL(path, new URL(this.location, globalThis.location?.href ?? 'http://127.0.0.1/'));
-    const r = await fetch(url, this.init);
+    let init = this.init;
+    if (headers) {
+      const h = new Headers(this.init?.headers);
+      for (const [k, v] of Object.entries(headers)) h.set(k, v);
+      init = { ...this.init, headers: h };
+    }
+    const r = await fetch(url, init);
     if (r.status === 404) return undefined;
     if (!r.ok) throw new StoreError(`GET ${url}: ${r.status} ${r.statusText}`, this.location);
     return r;
@@ -40,7 +46,31 @@ export class HttpStore implements LogStore {
     return new Uint8Array(await r.arrayBuffer());
   }
 
+  /**
+   * A blob's size and first bytes with one ranged request (206 with Content-Range: only the head is downloaded); a
+   * server that ignores ranges (200) or refuses the range (416: an empty blob) costs a whole read.
+   */
   async statBlob(key: string, headBytes: number): Promise<BlobStat | undefined> {
+    if (!KEY.test(key)) throw new StoreError(`invalid blob key ${JSON.stringify(key)}`, this.location);
+    let r: Response | undefined;
+    let refused = false;
+    try {
+      r = await this.get(`blobs/${key}.bin`, { Range: `bytes=0-${Math.max(1, headBytes) - 1}` });
+      if (!r) return undefined;
+    } catch (e) {
+      if (!(e instanceof StoreError) || !/: 416 /.test(e.message)) throw e;
+      refused = true;
+    }
+    if (r && r.status !== 206) {
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { size: b.length, head: b.subarray(0, headBytes) };
+    }
+    if (r && !refused) {
+      const size = Number(/\/(\d+)\s*$/.exec(r.headers.get('content-range') ?? '')?.[1]);
+      const head = new Uint8Array(await r.arrayBuffer());
+      if (Number.isSafeInteger(size)) return { size, head: head.subarray(0, headBytes) };
+    }
+    // the range was refused (an empty blob) or answered without its total size: read it whole
     try {
       const b = await this.readBlob(key);
       return { size: b.length, head: b.subarray(0, headBytes) };
