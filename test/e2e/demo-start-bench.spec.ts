@@ -40,8 +40,9 @@ async function visit(page: Page, url: string, first: boolean): Promise<Visit> {
   await page.goto(url);
   const el = page.locator('influence-explorer');
   await expect(el).toHaveAttribute('data-state', 'ready', { timeout: 600_000 });
-  const attribute = async (prompt: string) => {
-    await el.locator('textarea.prompt').fill(prompt);
+  /** fills the prompt (unless it is undefined: the completion just generated is attributed), clicks Attribute, ms to the result */
+  const attribute = async (prompt: string | undefined) => {
+    if (prompt !== undefined) await el.locator('textarea.prompt').fill(prompt);
     await page.evaluate(() => delete (window as unknown as { __t: Record<string, number> }).__t.result);
     const t0 = await page.evaluate(() => performance.now());
     await el.locator('button.attribute').click();
@@ -58,9 +59,7 @@ async function visit(page: Page, url: string, first: boolean): Promise<Visit> {
     await el.locator('textarea.prompt').fill(PROMPTS[0]);
     await el.locator('button.generate').click();
     await expect(el.locator('.step[data-stage="generate"]')).toHaveAttribute('data-state', 'done', { timeout: 600_000 });
-    await page.evaluate(() => delete (window as unknown as { __t: Record<string, number> }).__t.result);
-    await el.locator('button.attribute').click();
-    await page.waitForFunction(() => (window as unknown as { __t: Record<string, number> }).__t.result !== undefined, undefined, { timeout: 600_000 });
+    await attribute(undefined);
     await el.locator('li.result').first().click();
     for (const [w, hgt] of [[1280, 900], [390, 844]] as const) {
       await page.setViewportSize({ width: w, height: hgt });
