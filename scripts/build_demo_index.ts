@@ -86,6 +86,8 @@ export async function buildDemoIndex(o: DemoIndexOptions = {}): Promise<Record<s
     const tLog = performance.now();
     if (index.size !== examples.length) throw new Error(`interrupted: ${index.size} of ${examples.length} texts stored; rerun to continue`);
     await index.fit({ damping: o.damping ?? 0.1, onProgress: bars });
+    // the fit of a full-size index decodes in worker threads (LograIndex.scanThreads 'auto'): end them
+    await index.dispose();
     await model.release();
     return {
       index: out, examples: index.size, tokens, seconds: +((performance.now() - t0) / 1000).toFixed(1),
