@@ -12,6 +12,7 @@ interface NodeWorker {
   postMessage(v: unknown, transfer?: ArrayBuffer[]): void;
   on(ev: 'message', f: (v: { id?: number; data?: Float32Array; error?: { name: string; message: string }; ready?: boolean }) => void): void;
   on(ev: 'error', f: (e: Error) => void): void;
+  ref(): void;
   unref(): void;
   terminate(): Promise<number>;
 }
@@ -30,6 +31,8 @@ export class DecodePool {
   private readonly waiting = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
   private rr = 0;
   private failed?: Error;
+  /** whether the workers are ref'd (jobs in flight) */
+  private held = true;
 
   private constructor(private readonly workers: NodeWorker[]) {
     for (const w of workers) {
@@ -37,6 +40,7 @@ export class DecodePool {
         if (m.id === undefined) return;
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
+        this.idle();
         if (!p) return;
         if (m.error) {
           const e = new ChunkError(m.error.message);
@@ -48,6 +52,7 @@ export class DecodePool {
         this.failed = e;
         for (const p of this.waiting.values()) p.reject(e);
         this.waiting.clear();
+        this.idle();
       });
     }
   }
@@ -86,19 +91,34 @@ export class DecodePool {
       (workerData.tsx ? import(workerData.tsx).then((m) => m.register()) : Promise.resolve()).then(() => import(workerData.url));`;
     const workers: NodeWorker[] = [];
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(boot, { eval: true, workerData: { url, tsx } });
-      w.unref();
-      workers.push(w);
+      workers.push(new Worker(boot, { eval: true, workerData: { url, tsx } }));
     }
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
       w.on('message', (m) => m.ready && resolve());
       w.on('error', reject);
     })));
-    return new DecodePool(workers);
+    const pool = new DecodePool(workers);
+    pool.idle();
+    return pool;
+  }
+
+  /**
+   * Idle workers do not keep the process alive (a script that never disposed its index still exits); workers with
+   * jobs in flight do (a script awaiting a scan is not cut short). Called after every listener is attached: attaching
+   * a 'message' listener refs a worker again.
+   */
+  private idle(): void {
+    if (this.waiting.size || !this.held) return;
+    for (const w of this.workers) w.unref();
+    this.held = false;
   }
 
   decode(j: DecodeJob): Promise<Float32Array> {
     if (this.failed) return Promise.reject(this.failed);
+    if (!this.held) {
+      for (const w of this.workers) w.ref();
+      this.held = true;
+    }
     const id = this.next++;
     const w = this.workers[this.rr++ % this.workers.length];
     return new Promise((resolve, reject) => {
