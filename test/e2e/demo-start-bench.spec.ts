@@ -39,7 +39,9 @@ async function visit(page: Page, url: string, first: boolean): Promise<Visit> {
   });
   await page.goto(url);
   const el = page.locator('influence-explorer');
-  await expect(el).toHaveAttribute('data-state', 'ready', { timeout: 600_000 });
+  // the ready event, seen on the next animation frame (expect().toHaveAttribute polls with back-off, up to a second
+  // late, which would flatter the click at ready)
+  await page.waitForFunction(() => (window as unknown as { __t: Record<string, number> }).__t.ready !== undefined, undefined, { timeout: 600_000, polling: 'raf' });
   /** fills the prompt (unless it is undefined: the completion just generated is attributed), clicks Attribute, ms to the result */
   const attribute = async (prompt: string | undefined) => {
     if (prompt !== undefined) await el.locator('textarea.prompt').fill(prompt);
