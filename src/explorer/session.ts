@@ -179,7 +179,8 @@ export class SessionLoader {
         for (const l of hubs.get(key) ?? []) l(p);
       };
       acquired = await once(key, async (): Promise<Acquired> => {
-        // a served index is copied into IndexedDB after it is read into memory (the first attribution waits for the read)
+        // a served index is copied into IndexedDB after it is read into memory (the copy would compete with the read,
+        // which an attribution clicked meanwhile shares)
         let warmSettled!: () => void;
         const saveAfter = new Promise<void>((r) => (warmSettled = r));
         const a = await acquireIndex({

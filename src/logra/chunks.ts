@@ -4,6 +4,7 @@ import { decodeChunk } from '../store/chunk.ts';
 import type { LogStore, Manifest } from '../store/store.ts';
 import { checkAbort } from './types.ts';
 import type { DecodePool } from './scan-pool.ts';
+import { SharedReads } from './concurrency.ts';
 
 /**
  * Decoded chunks kept in memory between queries, by chunk key (a committed chunk never changes under its key), up
@@ -12,7 +13,7 @@ import type { DecodePool } from './scan-pool.ts';
  */
 export class ChunkCache {
   private readonly map = new Map<string, Float32Array>();
-  private readonly inflight = new Map<string, Promise<Float32Array>>();
+  private readonly reads = new SharedReads<string, Float32Array>();
   private bytes = 0;
   constructor(readonly maxBytes: number) {}
   /**
@@ -22,15 +23,10 @@ export class ChunkCache {
   load(key: string, read: () => Promise<Float32Array>): Promise<Float32Array> {
     const hit = this.get(key);
     if (hit) return Promise.resolve(hit);
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = read().then((d) => {
-        this.set(key, d);
-        return d;
-      }).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+    return this.reads.run(key, () => read().then((d) => {
+      this.set(key, d);
+      return d;
+    }));
   }
   get(key: string): Float32Array | undefined {
     const d = this.map.get(key);

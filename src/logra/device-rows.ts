@@ -76,8 +76,7 @@ export class DeviceRows {
         });
         if (resident) {
           // a failed upload is its own scan's error; a waiting scan then uploads the block itself
-          this.uploading.set(key, up.then(() => undefined, () => undefined));
-          up.finally(() => this.uploading.delete(key)).catch(() => undefined);
+          this.uploading.set(key, up.then(() => undefined, () => undefined).finally(() => this.uploading.delete(key)));
         }
         const r = await up;
         hit = r.e;

@@ -21,6 +21,7 @@ import { crc32 } from '../store/chunk.ts';
 import { StoreError, type LogStore, type Manifest } from '../store/store.ts';
 import { readVerified } from '../store/integrity.ts';
 import { ChunkCache, forEachChunk } from './chunks.ts';
+import { forEachLimited } from './concurrency.ts';
 import type { DecodePool } from './scan-pool.ts';
 import { FIT_FORMAT, layerOffsets, packTensors, sliceCols, unpackTensors, type IndexLayer } from './layout.ts';
 import { EigenPreconditioner, IdentityPreconditioner, KernelPreconditioner, WhitenPreconditioner, type LayerPreconditioner, type PreconditionerForm } from './precondition.ts';
@@ -255,7 +256,7 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
         lambdas[l] = done.get(l)!.lambda;
         if (done.get(l)!.form !== forms[l]) forms[l] = done.get(l)!.form;
       };
-      await pool(group, backend.kind === 'cpu' ? 2 : 1, factor);
+      await forEachLimited(group, backend.kind === 'cpu' ? 2 : 1, factor);
     } finally {
       for (const t of C.values()) t.dispose();
     }
@@ -293,15 +294,6 @@ export async function fitIndex(backend: KernelBackend, store: LogStore, m: Manif
 
   const state: FitState = { format: FIT_FORMAT, hessian, damping, absolute, lambdas, forms, examples: N, tokens, chunks: m.chunks.length, at: new Date().toISOString() };
   return { state, self, blobs, pre };
-}
-
-/** Runs fn over items with at most `width` in flight. */
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 /** K = G G^T [n, n] for rows G [n, k]: the lower block triangle only (blocks of rows), mirrored: ~5/8 of a GEMM. */

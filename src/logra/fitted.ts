@@ -7,11 +7,12 @@ import { BLOB, FIT_FORMAT, unpackTensors } from './layout.ts';
 import { preconditionerFrom, type LayerPreconditioner } from './precondition.ts';
 import { checkBlob } from '../store/integrity.ts';
 import type { FitState } from './fit.ts';
+import { SharedReads } from './concurrency.ts';
 
 export class Fitted {
   private readonly cache = new Map<number, LayerPreconditioner>();
   /** layers being read: concurrent callers (warm() and a query) share one read */
-  private readonly reading = new Map<number, Promise<LayerPreconditioner>>();
+  private readonly reads = new SharedReads<number, LayerPreconditioner>();
   private held = 0;
   /** total self-influence per example */
   readonly total: Float64Array;
@@ -53,12 +54,7 @@ export class Fitted {
       this.cache.set(l, hit);
       return hit;
     }
-    let p = this.reading.get(l);
-    if (!p) {
-      p = this.read(l).finally(() => this.reading.delete(l));
-      this.reading.set(l, p);
-    }
-    return p;
+    return this.reads.run(l, () => this.read(l));
   }
 
   private async read(l: number): Promise<LayerPreconditioner> {

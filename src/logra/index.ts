@@ -9,6 +9,7 @@ import type { TapModel } from '../runtime/taps.ts';
 import { decodeProjections, identityProjections, randomProjections, type Projections } from './projections.ts';
 import { BLOB, fitIsCurrent, isFitRole, trainIds } from './layout.ts';
 import { ChunkCache, forEachChunk } from './chunks.ts';
+import { forEachLimited } from './concurrency.ts';
 import { DEFAULT_DEVICE_BYTES, DeviceRows } from './device-rows.ts';
 import { DecodePool } from './scan-pool.ts';
 import { DEFAULT_FIT_MEMORY, fitIndex, packSelf, type FitState } from './fit.ts';
@@ -338,12 +339,6 @@ export class LograIndex {
   async warm(opts: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<void> {
     await this.reading(async () => {
       const f = await this.ensureFitted();
-      // the layers' preconditioners a few at a time (over HTTP each is a request) and the projection session, while
-      // the rows are read
-      let next = 0;
-      const reader = async () => {
-        while (next < f.layers) await f.layer(next++);
-      };
       const total = this.m.chunks.length;
       const report = (done: number) => opts.onProgress?.({ stage: 'warm', done, total, unit: 'chunks' });
       const rows = async () => {
@@ -355,7 +350,13 @@ export class LograIndex {
           await forEachChunk(this.store, this.m, async (_d, _n, _s, i) => report(i + 1), opts.signal, this.chunkCache, await this.decodePool());
         }
       };
-      await Promise.all([rows(), this.model ? this.projector(this.model) : this.projections(), ...Array.from({ length: Math.min(4, f.layers) }, reader)]);
+      // while the rows are read: the projection session, and the layers' preconditioners a few at a time (over HTTP
+      // each is a request)
+      await Promise.all([
+        rows(),
+        this.model ? this.projector(this.model) : this.projections(),
+        forEachLimited(Array.from({ length: f.layers }, (_, l) => l), 4, (l) => f.layer(l)),
+      ]);
       report(total);
     });
   }

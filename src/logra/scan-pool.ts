@@ -31,8 +31,6 @@ export class DecodePool {
   private readonly waiting = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
   private rr = 0;
   private failed?: Error;
-  /** whether the workers are ref'd (jobs in flight) */
-  private held = true;
 
   private constructor(private readonly workers: NodeWorker[]) {
     for (const w of workers) {
@@ -108,17 +106,12 @@ export class DecodePool {
    * a 'message' listener refs a worker again.
    */
   private idle(): void {
-    if (this.waiting.size || !this.held) return;
-    for (const w of this.workers) w.unref();
-    this.held = false;
+    if (!this.waiting.size) for (const w of this.workers) w.unref();
   }
 
   decode(j: DecodeJob): Promise<Float32Array> {
     if (this.failed) return Promise.reject(this.failed);
-    if (!this.held) {
-      for (const w of this.workers) w.ref();
-      this.held = true;
-    }
+    if (!this.waiting.size) for (const w of this.workers) w.ref();
     const id = this.next++;
     const w = this.workers[this.rr++ % this.workers.length];
     return new Promise((resolve, reject) => {

@@ -52,32 +52,24 @@ export class HttpStore implements LogStore {
    */
   async statBlob(key: string, headBytes: number): Promise<BlobStat | undefined> {
     if (!KEY.test(key)) throw new StoreError(`invalid blob key ${JSON.stringify(key)}`, this.location);
-    let r: Response | undefined;
-    let refused = false;
-    try {
-      r = await this.get(`blobs/${key}.bin`, { Range: `bytes=0-${Math.max(1, headBytes) - 1}` });
-      if (!r) return undefined;
-    } catch (e) {
-      if (!(e instanceof StoreError) || !/: 416 /.test(e.message)) throw e;
-      refused = true;
-    }
-    if (r && r.status !== 206) {
-      const b = new Uint8Array(await r.arrayBuffer());
-      return { size: b.length, head: b.subarray(0, headBytes) };
-    }
-    if (r && !refused) {
+    // undefined: no such blob; null: the range was refused
+    const r = await this.get(`blobs/${key}.bin`, { Range: `bytes=0-${Math.max(1, headBytes) - 1}` }).catch((e: unknown) => {
+      if (e instanceof StoreError && /: 416 /.test(e.message)) return null;
+      throw e;
+    });
+    if (r === undefined) return undefined;
+    if (r?.status === 206) {
       const size = Number(/\/(\d+)\s*$/.exec(r.headers.get('content-range') ?? '')?.[1]);
       const head = new Uint8Array(await r.arrayBuffer());
       if (Number.isSafeInteger(size)) return { size, head: head.subarray(0, headBytes) };
     }
-    // the range was refused (an empty blob) or answered without its total size: read it whole
-    try {
-      const b = await this.readBlob(key);
-      return { size: b.length, head: b.subarray(0, headBytes) };
-    } catch (e) {
+    // the whole blob: the server ignored the range (this response holds it), refused it (an empty blob), or left out
+    // the total size
+    const b = r && r.status !== 206 ? new Uint8Array(await r.arrayBuffer()) : await this.readBlob(key).catch((e: unknown) => {
       if (e instanceof BlobMissingError) return undefined;
       throw e;
-    }
+    });
+    return b && { size: b.length, head: b.subarray(0, headBytes) };
   }
 
   async listBlobs(): Promise<string[]> {

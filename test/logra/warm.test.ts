@@ -6,7 +6,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { LogStore } from '../../src/store/store.ts';
-import type { ProgressEvent } from '../../src/logra/types.ts';
+import type { ProgressEvent, QueryResult } from '../../src/logra/types.ts';
 import { randomSequences } from '../support/data.ts';
 import { cpuAndGpuEngines } from '../support/engines.ts';
 
@@ -27,6 +27,17 @@ function counting(store: LogStore): { store: LogStore; reads: () => number; byKe
     },
   });
   return { store: proxy, reads: () => n, byKey };
+}
+
+/** the same top items, scores and per-layer scores as the cold query */
+function expectSameTop(r: QueryResult, cold: QueryResult): void {
+  r.top.forEach((items, j) => {
+    expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
+    items.forEach((t, i) => {
+      expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
+      t.layers!.forEach((v, l) => expect(v).toBeCloseTo(cold.top[j][i].layers![l], 3));
+    });
+  });
 }
 
 const base = new MemoryStore('warm');
@@ -57,13 +68,7 @@ describe('LograIndex.warm', () => {
       // (at most one chunk per top item), never a scan
       if (backend === 'cpu') expect(c.reads()).toBe(before);
       else expect(c.reads() - before).toBeLessThanOrEqual(5 * queries.length);
-      warm.top.forEach((items, j) => {
-        expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
-        items.forEach((t, i) => {
-          expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
-          t.layers!.forEach((v, l) => expect(v).toBeCloseTo(cold.top[j][i].layers![l], 3));
-        });
-      });
+      expectSameTop(warm, cold);
       await ix.dispose();
     }, 120_000);
   }
@@ -101,13 +106,7 @@ describe('LograIndex.warm', () => {
       if (backend === 'cpu') expect(twice).toEqual([]);
       else expect(twice.reduce((a, [, n]) => a + n - 1, 0)).toBeLessThanOrEqual(5 * queries.length);
       for (const b of Object.values(ix.manifest.blobs)) if (b.key.startsWith('fit-') || b.key.startsWith('self-')) expect(c.byKey.get(b.key)).toBe(1);
-      during.top.forEach((items, j) => {
-        expect(items.map((t) => t.id)).toEqual(cold.top[j].map((t) => t.id));
-        items.forEach((t, i) => {
-          expect(t.score).toBeCloseTo(cold.top[j][i].score, 3);
-          t.layers!.forEach((v, l) => expect(v).toBeCloseTo(cold.top[j][i].layers![l], 3));
-        });
-      });
+      expectSameTop(during, cold);
       await ix.dispose();
     }, 120_000);
   }
